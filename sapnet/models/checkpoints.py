@@ -143,15 +143,15 @@ def load_checkpoint(path: str | os.PathLike, stages: int | None = None) -> SAPNe
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as handle:
         head = handle.read(16)
-    if head[:2] == b"PK" or head[:1] == b"\x80":  # zip (torch.save) or legacy pickle
-        config, state = _load_torch(path, stages or 6)
-    else:
+    if head[8:9] == b"{":  # safetensors: an 8-byte header length, then the JSON header
         try:
             config, state = _load_safetensors(path)
         except CheckpointError:
             raise
         except Exception as error:
-            raise CheckpointError(f"{path}: not a safetensors or PyTorch checkpoint ({error})") from None
+            raise CheckpointError(f"{path}: not a valid safetensors file ({error})") from None
+    else:
+        config, state = _load_torch(path, stages or 6)
     if stages is not None and stages != config.stages:
         config = SAPNetConfig.from_dict({**config.to_dict(), "stages": stages})
     model = SAPNet(config)

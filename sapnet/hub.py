@@ -1,0 +1,122 @@
+"""Named weights: the models bundled in this package and the official SAPNet checkpoint.
+
+Like torchvision's weight enums, each bundled entry carries its file, checksum and metadata
+(training recipe, measured metrics on named data), so the numbers travel with the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from sapnet.models.checkpoints import CheckpointError, load_checkpoint
+from sapnet.models.sapnet import SAPNet
+
+BUNDLED_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """A named set of weights: where the file is, its sha256, and what is known about it."""
+
+    name: str
+    filename: str
+    sha256: str
+    url: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def bundled(self) -> bool:
+        return self.url is None
+
+    @property
+    def path(self) -> Path:
+        """Bundled files live in the package; downloaded ones in torch's hub cache."""
+        if self.bundled:
+            return BUNDLED_DIR / self.filename
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
+
+
+OFFICIAL = WeightsEntry(
+    name="official",
+    filename="sapnet_official_model11.pth",
+    sha256="807bb16685280a493236f3e5fa804274198044ad838b5cc060bf66af03a259cb",
+    url="https://github.com/ShenZheng2000/SAPNet-for-image-deraining/raw/main/logs/SAPNet/Model11/net_latest.pth",
+    meta={
+        "description": "official SAPNet checkpoint (logs/SAPNet/Model11), trained on RainTrainH",
+        "licence": "MIT",
+    },
+)
+
+# Models trained by this project and shipped inside the package, best first.
+BUNDLED: dict[str, WeightsEntry] = {}
+
+WEIGHTS: dict[str, WeightsEntry] = {OFFICIAL.name: OFFICIAL, **BUNDLED}
+DEFAULT_WEIGHTS: str | None = next(iter(BUNDLED), None)
+
+
+class WeightsError(RuntimeError):
+    """Weights that cannot be found, fetched or trusted; the message says how to fix it."""
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(entry: WeightsEntry, path: Path) -> None:
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise WeightsError(f"{path}: sha256 {actual} does not match the expected {entry.sha256} for '{entry.name}'")
+
+
+def fetch(entry: WeightsEntry) -> Path:
+    """The local file for ``entry``: bundled, already cached, or downloaded into the hub cache."""
+    path = entry.path
+    if path.is_file():
+        _verify(entry, path)
+        return path
+    if entry.bundled:
+        raise WeightsError(f"bundled weights '{entry.name}' are missing from the installation ({path}); reinstall sapnet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(entry.url, str(path), progress=False)
+    except Exception as error:  # urllib raises several kinds; all mean "not reachable"
+        raise WeightsError(
+            f"cannot download '{entry.name}' weights from {entry.url} ({error.__class__.__name__}: {error}); "
+            f"download that file on a connected machine and put it at {path} (sha256 {entry.sha256})"
+        ) from None
+    _verify(entry, path)
+    return path
+
+
+def load_model(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu", stages: int | None = None) -> SAPNet:
+    """A derain model in eval mode from a weights name (see :data:`WEIGHTS`) or a checkpoint path.
+
+    ``None`` means the default bundled model.
+    """
+    if weights is None:
+        if DEFAULT_WEIGHTS is None:
+            raise WeightsError(
+                "no bundled model is installed yet: pass --weights with a checkpoint path or 'official' "
+                f"(names: {', '.join(WEIGHTS)})"
+            )
+        weights = DEFAULT_WEIGHTS
+    if isinstance(weights, str) and weights in WEIGHTS:
+        path = fetch(WEIGHTS[weights])
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise WeightsError(f"{weights}: neither a weights name ({', '.join(WEIGHTS)}) nor a checkpoint file")
+    try:
+        model = load_checkpoint(path, stages=stages)
+    except CheckpointError as error:
+        raise WeightsError(str(error)) from None
+    return model.to(device).eval()
