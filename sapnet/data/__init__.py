@@ -1,0 +1,22 @@
+"""Training data for deraining: paired folders, synthetic rain, and the datasets built on them."""
+
+from sapnet.data.datasets import PairedDataset, SyntheticRainDataset, select_subset
+from sapnet.data.files import IMAGE_EXTENSIONS, DataError, list_images, read_rgb
+from sapnet.data.pairs import find_pairs
+from sapnet.data.rain import PRESETS, RainParams, StreakLayer, sample_rain_params, synthesize_rain
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PRESETS",
+    "DataError",
+    "PairedDataset",
+    "RainParams",
+    "StreakLayer",
+    "SyntheticRainDataset",
+    "find_pairs",
+    "list_images",
+    "read_rgb",
+    "sample_rain_params",
+    "select_subset",
+    "synthesize_rain",
+]

@@ -1,0 +1,98 @@
+"""``sapnet synth CLEAN_DIR OUT_DIR``: make a paired training set by raining on clean photos.
+
+Writes ``OUT_DIR/rainy/NAME.png`` and ``OUT_DIR/clean/NAME.png`` (the layout :func:`find_pairs`
+reads). The clean side is the decoded photo re-saved losslessly, so the pair is pixel-aligned.
+An unreadable photo gets one line on stderr and the others go on; the exit status is 1 if any
+photo failed, 2 if nothing could be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from sapnet.data.files import DataError, list_images, read_rgb
+from sapnet.data.rain import PRESETS, synthesize_rain
+
+MIXED = "mixed"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("clean_dir", type=Path, help="folder of clean photos (its subfolders are not read)")
+    parser.add_argument("out_dir", type=Path, help="output folder; gets rainy/ and clean/ subfolders")
+    parser.add_argument(
+        "--preset",
+        choices=(*PRESETS, MIXED),
+        default=MIXED,
+        help="rain strength: light (like Rain100L), heavy (like Rain100H), or mixed: either, "
+        "picked per photo (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--limit", type=_positive_int, help="use only the first N photos, in name order")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        photos = list_images(args.clean_dir)[: args.limit]
+        rainy_dir, clean_dir = _prepare_output(args.out_dir, args.clean_dir)
+    except (DataError, OSError) as error:
+        print(f"sapnet synth: {error}", file=sys.stderr)
+        return 2
+    failures = 0
+    taken: dict[str, Path] = {}
+    for index, photo in enumerate(tqdm(photos, desc="synth", unit="photo")):
+        try:
+            # Outputs are named by stem, so photo.jpg and photo.png would overwrite each other.
+            if photo.stem in taken:
+                raise DataError(f"{photo}: skipped, same name as {taken[photo.stem].name}")
+            taken[photo.stem] = photo
+            # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
+            rng = np.random.default_rng((args.seed, index))
+            preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
+            _write_pair(photo, preset, rng, rainy_dir, clean_dir)
+        except (DataError, OSError) as error:
+            tqdm.write(f"sapnet synth: {error}", file=sys.stderr)
+            failures += 1
+    if failures:
+        print(f"sapnet synth: {failures} of {len(photos)} photos failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _prepare_output(out_dir: Path, source_dir: Path) -> tuple[Path, Path]:
+    rainy_dir, clean_dir = out_dir / "rainy", out_dir / "clean"
+    if source_dir.resolve() in (rainy_dir.resolve(), clean_dir.resolve()):
+        raise DataError(f"{source_dir}: is also an output folder; writing there could overwrite the input photos")
+    rainy_dir.mkdir(parents=True, exist_ok=True)
+    clean_dir.mkdir(parents=True, exist_ok=True)
+    return rainy_dir, clean_dir
+
+
+def _write_pair(photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path) -> None:
+    clean = read_rgb(photo)
+    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, preset, rng)
+    clean_path = clean_dir / f"{photo.stem}.png"
+    Image.fromarray(clean).save(clean_path)
+    try:
+        Image.fromarray(np.round(rainy * 255.0).astype(np.uint8)).save(rainy_dir / f"{photo.stem}.png")
+    except OSError:
+        clean_path.unlink(missing_ok=True)  # a clean image without its rainy partner breaks find_pairs
+        raise
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value

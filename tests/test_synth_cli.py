@@ -1,0 +1,89 @@
+"""The ``sapnet synth`` command function, end to end on tiny photos."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sapnet.data import PairedDataset, find_pairs
+from sapnet.data.synth_cli import add_arguments, run
+
+
+def synth(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="sapnet synth")
+    add_arguments(parser)
+    return run(parser.parse_args([str(arg) for arg in argv]))
+
+
+def make_photos(folder: Path) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "b.png"):
+        Image.fromarray(rng.integers(0, 200, (24, 32, 3), dtype=np.uint8)).save(folder / name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder
+
+
+def test_end_to_end_with_a_broken_photo(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos")
+    before = {path.name: path.read_bytes() for path in photos.iterdir()}
+
+    assert synth(photos, tmp_path / "out", "--preset", "heavy", "--seed", "3") == 1
+
+    errors = capsys.readouterr().err
+    assert "broken.jpg: cannot read image" in errors and "1 of 3 photos failed" in errors
+    pairs = find_pairs(tmp_path / "out")
+    assert [(r.relative_to(tmp_path), c.relative_to(tmp_path)) for r, c in pairs] == [
+        (Path("out/rainy/a.png"), Path("out/clean/a.png")),
+        (Path("out/rainy/b.png"), Path("out/clean/b.png")),
+    ]
+    clean_b = np.asarray(Image.open(tmp_path / "out" / "clean" / "b.png"))
+    assert np.array_equal(clean_b, np.asarray(Image.open(photos / "b.png")))  # lossless copy
+    rainy_b = np.asarray(Image.open(tmp_path / "out" / "rainy" / "b.png"))
+    assert (rainy_b >= clean_b).all() and (rainy_b > clean_b).any()
+    assert {path.name: path.read_bytes() for path in photos.iterdir()} == before
+    assert len(PairedDataset(tmp_path / "out", crop=16)) == 2
+
+
+def test_seeded_and_limit_repeats_a_full_run(tmp_path):
+    photos = make_photos(tmp_path / "photos")
+    (photos / "broken.jpg").unlink()
+    assert synth(photos, tmp_path / "full", "--seed", "1") == 0
+    assert synth(photos, tmp_path / "first", "--seed", "1", "--limit", "1") == 0
+    assert synth(photos, tmp_path / "other", "--seed", "2") == 0
+    full, first, other = (tmp_path / name / "rainy" / "a.png" for name in ("full", "first", "other"))
+    assert full.read_bytes() == first.read_bytes() != other.read_bytes()
+    assert [path.name for path in (tmp_path / "first" / "rainy").iterdir()] == ["a.png"]
+
+
+def test_photos_sharing_a_name_are_not_overwritten(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos")
+    (photos / "broken.jpg").unlink()
+    (photos / "a.png").write_bytes((photos / "b.png").read_bytes())
+    assert synth(photos, tmp_path / "out", "--preset", "light") == 1
+    assert "a.png: skipped, same name as a.jpg" in capsys.readouterr().err
+    clean_a = np.asarray(Image.open(tmp_path / "out" / "clean" / "a.png"))
+    assert np.array_equal(clean_a, np.asarray(Image.open(photos / "a.jpg")))
+
+
+def test_refuses_to_write_into_its_input(tmp_path, capsys):
+    photos = make_photos(tmp_path / "clean")
+    assert synth(photos, tmp_path) == 2
+    assert "could overwrite the input photos" in capsys.readouterr().err
+    assert not (tmp_path / "rainy").exists()
+
+
+def test_missing_or_empty_input_folder(tmp_path, capsys):
+    assert synth(tmp_path / "nowhere", tmp_path / "out") == 2
+    (tmp_path / "empty").mkdir()
+    assert synth(tmp_path / "empty", tmp_path / "out") == 2
+    errors = capsys.readouterr().err
+    assert "nowhere: no such folder" in errors and "empty: folder has no images" in errors
+
+
+@pytest.mark.parametrize("argv", [["--preset", "drizzle"], ["--limit", "0"], ["--seed", "-1"]])
+def test_bad_options(tmp_path, argv):
+    with pytest.raises(SystemExit):
+        synth(tmp_path, tmp_path / "out", *argv)
