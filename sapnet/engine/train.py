@@ -1,0 +1,307 @@
+"""The SAPNet trainer (paper §3.4–3.5, §4.1): one CPU, one GPU, or several GPUs with torchrun.
+
+Design points:
+- Every random choice of the data is a function of (seed, epoch, item), and the batch order of
+  (seed, epoch), so a run stopped and resumed from a checkpoint gives the same weights as one
+  that never stopped, and a run on N processes sees the same global batches as one process.
+- Checkpoints (model, optimiser, scheduler, position, RNG states, config) are written atomically
+  every ``run.checkpoint_every`` steps and at the end; a killed run loses at most that many steps.
+- Non-finite losses are skipped and counted; ``run.max_nonfinite`` in a row stop the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from sapnet.data import PairedDataset, SyntheticRainDataset
+from sapnet.engine.infer import derain_tensor, pick_device
+from sapnet.losses import build_loss
+from sapnet.metrics.full_reference import score_pair
+from sapnet.models.checkpoints import save_checkpoint
+from sapnet.models.sapnet import SAPNet, SAPNetConfig
+
+CHECKPOINT = "last.pt"
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or go on; the message says why."""
+
+
+class SeededItems(Dataset):
+    """Makes every item of ``dataset`` a function of (seed, epoch, index): torch's RNG is seeded
+    from them around each ``__getitem__``, whichever worker or process loads it."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF_FFFF)
+            return self.dataset[index]
+
+
+def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+    """This process's share of each global batch of ``epoch`` (a seeded permutation, last partial
+    batch dropped). Rank r takes items r, r + world, … of each global batch."""
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
+    return [order[start : start + batch_size][rank::world] for start in range(0, size - batch_size + 1, batch_size)]
+
+
+def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
+    if data["synthetic"] is not None:
+        dataset = SyntheticRainDataset(
+            data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"], cache=True
+        )
+    else:
+        dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
+    return SeededItems(dataset, seed)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _rng_states() -> dict[str, Any]:
+    # numpy's state as tensors and ints, so the checkpoint loads with weights_only=True
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": position, "has_gauss": has_gauss, "gauss": gauss}
+    states = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _restore_rng(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    numpy_state = states["numpy"]
+    np.random.set_state((numpy_state["kind"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["gauss"]))
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class Trainer:
+    """Runs one training configuration (see :mod:`sapnet.engine.config`)."""
+
+    def __init__(self, config: dict[str, Any], resume: bool = False) -> None:
+        self.config = config
+        run, optim = config["run"], config["optim"]
+        self.out_dir = Path(run["out_dir"])
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed:
+            backend = "nccl" if torch.cuda.is_available() and run["device"] != "cpu" else "gloo"
+            dist.init_process_group(backend)
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            self.device = torch.device(f"cuda:{local}") if backend == "nccl" else torch.device("cpu")
+            if backend == "nccl":
+                torch.cuda.set_device(self.device)
+        else:
+            self.rank, self.world = 0, 1
+            self.device = pick_device(run["device"])
+        if optim["batch_size"] % self.world:
+            raise TrainingError(f"optim.batch_size {optim['batch_size']} is not divisible by the {self.world} processes")
+        self.main = self.rank == 0
+
+        torch.manual_seed(run["seed"])
+        self.model = SAPNet(SAPNetConfig.from_dict(config["model"])).to(self.device)
+        self.loss = build_loss(config["loss"]).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim["lr"])
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, optim["milestones"], optim["gamma"])
+        self.dataset = build_dataset(config["data"], run["seed"])
+        self.steps_per_epoch = len(epoch_batches(len(self.dataset), optim["batch_size"], 0, 0))
+        if self.steps_per_epoch == 0:
+            raise TrainingError(f"{len(self.dataset)} training items are fewer than one batch of {optim['batch_size']}")
+        self.step, self.epoch, self.batch_in_epoch, self.nonfinite = 0, 0, 0, 0
+        if resume:
+            self._resume()
+        elif self.main and (self.out_dir / CHECKPOINT).exists():
+            raise TrainingError(f"{self.out_dir / CHECKPOINT} exists: pass --resume to continue that run, or choose another run.out_dir")
+        self.train_model = self._wrap(self.model)
+        amp = run["amp"] if self.device.type == "cuda" else "off"
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
+
+    def _wrap(self, model: SAPNet) -> torch.nn.Module:
+        if self.config["run"]["fast"]:
+            from sapnet.engine.fast import prepare_for_training
+
+            model = prepare_for_training(model)
+        if self.distributed:
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        return model
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _resume(self) -> None:
+        path = self.out_dir / CHECKPOINT
+        if not path.exists():
+            raise TrainingError(f"--resume: no checkpoint at {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["model_config"] != self.model.config.to_dict():
+            raise TrainingError(f"{path}: its model {state['model_config']} differs from the config's {self.model.config.to_dict()}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.nonfinite = state["nonfinite"]
+        _restore_rng(state["rng"])
+
+    def save(self) -> None:
+        if not self.main:
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "model_config": self.model.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "nonfinite": self.nonfinite,
+            "rng": _rng_states(),
+            "config": self.config,
+        }
+        _atomic_torch_save(state, self.out_dir / CHECKPOINT)
+        save_checkpoint(self.model, self.out_dir / "model.safetensors", metadata={"step": str(self.step), "epoch": str(self.epoch)})
+
+    # -- logging -------------------------------------------------------------------------------
+    def _log(self, name: str, row: dict[str, Any]) -> None:
+        path = self.out_dir / name
+        new = not path.exists()
+        with open(path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(f"{Path(name).stem}/{key}", value, row["step"])
+
+    def _open_logs(self) -> None:
+        self.tensorboard = None
+        if not self.main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {**self.config, "backbones": self.loss.weights_sources(), "world_size": self.world, "device": str(self.device)}
+        (self.out_dir / "config.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(self.out_dir / "tensorboard"))
+        except ImportError:
+            tqdm.write("TensorBoard logging off: `pip install tensorboard` to turn it on (CSV logs are written anyway)")
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self) -> dict[str, float] | None:
+        data = self.config["data"]
+        if data["val"] is None or not self.main:
+            return None
+        dataset = PairedDataset(data["val"], crop=None, augment=False)
+        limit = len(dataset) if data["val_limit"] is None else min(data["val_limit"], len(dataset))
+        self.model.eval()
+        scores = []
+        for index in range(limit):
+            rainy, clean = dataset[index]
+            output = derain_tensor(self.model, rainy[None])[0]
+            scores.append(score_pair(output, clean))
+        self.model.train()
+        mean = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+        self._log("val.csv", {"step": self.step, "epoch": self.epoch, "images": limit, **mean})
+        return mean
+
+    # -- the loop ------------------------------------------------------------------------------
+    def train(self) -> Path:
+        run, optim = self.config["run"], self.config["optim"]
+        self._open_logs()
+        total = optim["epochs"] * self.steps_per_epoch
+        if optim["max_steps"] is not None:
+            total = min(total, optim["max_steps"])
+        progress = tqdm(total=total, initial=self.step, unit="step", disable=not self.main, dynamic_ncols=True)
+        self.model.train()
+        started, consecutive = time.time(), 0
+        while self.step < total and self.epoch < optim["epochs"]:
+            batches = epoch_batches(len(self.dataset), optim["batch_size"], run["seed"], self.epoch, self.rank, self.world)
+            self.dataset.set_epoch(self.epoch)
+            loader = DataLoader(
+                self.dataset,
+                batch_sampler=batches[self.batch_in_epoch :],
+                num_workers=self.config["data"]["workers"],
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=False,
+            )
+            for rainy, clean in loader:
+                rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
+                with self.autocast:
+                    derained = self.train_model(rainy)
+                    loss, terms = self.loss(derained.float(), clean, rainy)
+                self.optimizer.zero_grad(set_to_none=True)
+                if torch.isfinite(loss):
+                    loss.backward()
+                    self.optimizer.step()
+                    consecutive = 0
+                else:
+                    self.nonfinite += 1
+                    consecutive += 1
+                    if consecutive >= run["max_nonfinite"]:
+                        self.save()
+                        raise TrainingError(
+                            f"the loss was non-finite for {consecutive} steps in a row (step {self.step}); "
+                            "lower optim.lr or check the data"
+                        )
+                self.step += 1
+                self.batch_in_epoch += 1
+                progress.update(1)
+                if self.main and self.step % run["log_every"] == 0:
+                    progress.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                    self._log("train.csv", {"step": self.step, "epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                                            "nonfinite": self.nonfinite, "seconds": round(time.time() - started, 2), **terms})
+                if self.step % run["checkpoint_every"] == 0:
+                    self.save()
+                if self.step >= total:
+                    break
+            if self.batch_in_epoch >= len(batches):
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                self.scheduler.step()
+                if self.epoch % run["val_every"] == 0:
+                    scores = self.validate()
+                    if scores is not None:
+                        progress.write(f"epoch {self.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        progress.close()
+        self.save()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.distributed:
+            dist.barrier()
+            dist.destroy_process_group()
+        return self.out_dir / "model.safetensors"

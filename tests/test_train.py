@@ -1,0 +1,136 @@
+"""The trainer on tiny runs: the loss falls, resume is exact, two gloo processes equal one."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sapnet.engine.config import ConfigError, load_config
+from sapnet.engine.train import Trainer, TrainingError, epoch_batches
+from sapnet.models import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> Path:
+    """Eight 40×40 rainy/clean pairs: smooth images plus bright vertical streaks."""
+    root = tmp_path_factory.mktemp("pairs")
+    (root / "rainy").mkdir()
+    (root / "clean").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        base = np.kron(rng.random((5, 5, 3)), np.ones((8, 8, 1))) * 0.7
+        streaks = (rng.random((40, 40, 1)) > 0.97) * np.ones((1, 1, 3)) * 0.3
+        streaks = np.maximum(streaks, np.roll(streaks, 1, axis=0))
+        Image.fromarray((base * 255).astype(np.uint8)).save(root / "clean" / f"{i}.png")
+        Image.fromarray((np.clip(base + streaks, 0, 1) * 255).astype(np.uint8)).save(root / "rainy" / f"{i}.png")
+    return root
+
+
+def tiny_config(pairs, out_dir, *extra):
+    return load_config(None, [
+        f"data.train={pairs}", f"data.val={pairs}", "data.val_limit=2", "data.crop=32", "data.workers=0",
+        "model.stages=2", "model.channels=8", "model.reduction=4",
+        "loss.contrastive.weight=0", "loss.lpips.weight=0", "loss.segmentation.weight=0",
+        "optim.batch_size=4", "optim.epochs=3", "optim.milestones=[2]",
+        f"run.out_dir={out_dir}", "run.device=cpu", "run.checkpoint_every=2", "run.log_every=1", "run.fast=false",
+        *extra,
+    ])
+
+
+def test_config_defaults_are_the_paper_recipe_and_overrides_are_checked(tmp_path):
+    config = load_config(None, ["data.train=x"])
+    assert config["optim"] == {"lr": 1e-3, "batch_size": 12, "epochs": 100, "milestones": [30, 50, 80], "gamma": 0.2, "max_steps": None}
+    assert config["model"]["stages"] == 6 and config["data"]["crop"] == 100
+    with pytest.raises(ConfigError, match="optim.learning_rate"):
+        load_config(None, ["data.train=x", "optim.learning_rate=1"])
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_config(None, [])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad, [])
+
+
+def test_batches_split_each_global_batch_across_ranks():
+    single = epoch_batches(10, 4, seed=1, epoch=2)
+    ranks = [epoch_batches(10, 4, seed=1, epoch=2, rank=r, world=2) for r in range(2)]
+    assert len(single) == 2 and all(len(b) == 4 for b in single)
+    for k, batch in enumerate(single):
+        assert sorted(ranks[0][k] + ranks[1][k]) == sorted(batch)
+    assert epoch_batches(10, 4, 1, 3) != single
+
+
+def test_tiny_run_lowers_the_loss_on_a_fixed_batch(pairs, tmp_path):
+    trainer = Trainer(tiny_config(pairs, tmp_path / "run", "optim.epochs=30", "optim.milestones=[100]", "optim.lr=2e-3"))
+    rainy, clean = (torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(4))))
+
+    def fixed_loss():
+        with torch.no_grad():
+            return trainer.loss(trainer.model(rainy), clean, rainy)[0].item()
+
+    before = fixed_loss()
+    trainer.train()
+    after = fixed_loss()
+    assert after < before - 0.01, (before, after)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
+    assert len(rows) == 60 and {"ssim", "total", "lr"} <= set(rows[0])
+    assert len(list(csv.DictReader(open(tmp_path / "run" / "val.csv")))) == 30
+    assert load_checkpoint(tmp_path / "run" / "model.safetensors").config.stages == 2
+
+
+def test_resumed_run_gives_the_same_weights(pairs, tmp_path):
+    whole = Trainer(tiny_config(pairs, tmp_path / "whole"))
+    whole.train()  # 3 epochs of 2 steps, with an LR drop after epoch 2
+
+    Trainer(tiny_config(pairs, tmp_path / "parts", "optim.max_steps=3")).train()  # stops mid-epoch
+    with pytest.raises(TrainingError, match="--resume"):
+        Trainer(tiny_config(pairs, tmp_path / "parts"))
+    resumed = Trainer(tiny_config(pairs, tmp_path / "parts"), resume=True)
+    assert resumed.step == 3 and resumed.batch_in_epoch == 1
+    resumed.train()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert resumed.scheduler.get_last_lr() == whole.scheduler.get_last_lr()
+
+
+def test_non_finite_losses_are_skipped_then_stop_the_run(pairs, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(pairs, tmp_path / "nan", "run.max_nonfinite=3"))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    original = trainer.loss.forward
+    monkeypatch.setattr(trainer.loss, "forward", lambda d, c, r: (original(d, c, r)[0] * float("nan"), {"total": float("nan")}))
+    with pytest.raises(TrainingError, match="non-finite for 3 steps"):
+        trainer.train()
+    assert trainer.nonfinite == 3
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def test_two_gloo_processes_match_one_process(pairs, tmp_path):
+    Trainer(tiny_config(pairs, tmp_path / "one", "data.val=null")).train()
+    overrides = [a for a in _tiny_overrides(pairs, tmp_path / "two")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+         "-m", "sapnet.cli", "train", *overrides],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    one = load_checkpoint(tmp_path / "one" / "model.safetensors").state_dict()
+    two = load_checkpoint(tmp_path / "two" / "model.safetensors").state_dict()
+    for key in one:
+        assert torch.allclose(one[key], two[key], atol=1e-5), key
+
+
+def _tiny_overrides(pairs, out_dir):
+    return [
+        f"data.train={pairs}", "data.val=null", "data.crop=32", "data.workers=0",
+        "model.stages=2", "model.channels=8", "model.reduction=4",
+        "loss.contrastive.weight=0", "loss.lpips.weight=0", "loss.segmentation.weight=0",
+        "optim.batch_size=4", "optim.epochs=3", "optim.milestones=[2]",
+        f"run.out_dir={out_dir}", "run.device=cpu", "run.checkpoint_every=2", "run.log_every=1", "run.fast=false",
+    ]
