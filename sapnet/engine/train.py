@@ -16,6 +16,7 @@ import os
 import random
 import tempfile
 import time
+from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from sapnet.data import PairedDataset, SyntheticRainDataset
 from sapnet.engine.infer import derain_tensor, pick_device
 from sapnet.losses import build_loss
-from sapnet.metrics.full_reference import score_pair
+from sapnet.metrics import score_pair
 from sapnet.models.checkpoints import save_checkpoint
 from sapnet.models.sapnet import SAPNet, SAPNetConfig
 
@@ -171,6 +172,9 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # the config's schedule wins, so a resumed run can be given a longer or shorter one
+        self.scheduler.milestones = Counter(self.config["optim"]["milestones"])
+        self.scheduler.gamma = self.config["optim"]["gamma"]
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.nonfinite = state["nonfinite"]
         _restore_rng(state["rng"])
@@ -241,6 +245,15 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> Path:
+        """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT)
+        writes a checkpoint before it stops the run."""
+        try:
+            return self._train()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+
+    def _train(self) -> Path:
         run, optim = self.config["run"], self.config["optim"]
         self._open_logs()
         total = optim["epochs"] * self.steps_per_epoch
