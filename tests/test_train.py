@@ -45,7 +45,7 @@ def tiny_config(pairs, out_dir, *extra):
 
 def test_config_defaults_are_the_paper_recipe_and_overrides_are_checked(tmp_path):
     config = load_config(None, ["data.train=x"])
-    assert config["optim"] == {"lr": 1e-3, "batch_size": 12, "epochs": 100, "milestones": [30, 50, 80], "gamma": 0.2, "max_steps": None}
+    assert config["optim"] == {"lr": 1e-3, "batch_size": 12, "epochs": 100, "milestones": [30, 50, 80], "gamma": 0.2, "max_steps": None, "grad_clip": None}
     assert config["model"]["stages"] == 6 and config["data"]["crop"] == 100
     with pytest.raises(ConfigError, match="optim.learning_rate"):
         load_config(None, ["data.train=x", "optim.learning_rate=1"])

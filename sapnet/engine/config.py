@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "milestones": [30, 50, 80],
         "gamma": 0.2,
         "max_steps": None,  # stop after this many optimiser steps (a budget for short runs)
+        "grad_clip": None,  # clip the gradient norm to this (the paper does not clip)
     },
     "run": {
         "out_dir": "runs/sapnet",

@@ -276,10 +276,13 @@ class Trainer:
                 rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
                 with self.autocast:
                     derained = self.train_model(rainy)
-                    loss, terms = self.loss(derained.float(), clean, rainy)
+                # the losses run in float32: SSIM's variance terms cancel badly in bfloat16
+                loss, terms = self.loss(derained.float(), clean, rainy)
                 self.optimizer.zero_grad(set_to_none=True)
                 if torch.isfinite(loss):
                     loss.backward()
+                    if optim["grad_clip"] is not None:
+                        terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), optim["grad_clip"]))
                     self.optimizer.step()
                     consecutive = 0
                 else:
