@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
-from sapnet.engine.infer import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor, pick_device
+from sapnet.engine.fast import BACKENDS, OnnxRunner, make_runner
+from sapnet.engine.infer import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, FAST_MAX_PIXELS, derain_tensor, pick_device
 from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS, WeightsError, load_model
 from sapnet.images import DEFAULT_MAX_MEGAPIXELS, IMAGE_EXTENSIONS, ImageError, list_images, read_image, to_pil, write_image
 
@@ -21,13 +23,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         default=DEFAULT_WEIGHTS,
-        help=f"weights name ({', '.join(WEIGHTS)}) or checkpoint path (default: {DEFAULT_WEIGHTS or 'none bundled yet'})",
+        help=f"weights name ({', '.join(WEIGHTS)}), checkpoint path, or a .onnx file from 'sapnet export' "
+        f"(default: {DEFAULT_WEIGHTS or 'none bundled yet'})",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="how the network runs: 'fast' (cache-tiled CPU engine, same results as 'eager' to 1e-5), "
+        "'onnxruntime' (CPU; exports the model on the fly unless --weights is a .onnx file), 'eager' "
+        "(plain PyTorch); auto (default): fast on the CPU, eager on a GPU, onnxruntime for .onnx weights",
+    )
+    parser.add_argument(
         "--format", choices=[ext.lstrip(".") for ext in IMAGE_EXTENSIONS], help="output format (default: the input's)"
     )
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="tile images larger than this many pixels")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help=f"tile images larger than this many pixels (default: {FAST_MAX_PIXELS} with the fast engine, "
+        f"{DEFAULT_MAX_PIXELS} otherwise: about 2 GB of activations either way)",
+    )
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in pixels")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="overlap between tiles in pixels")
     parser.add_argument(
@@ -39,6 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _output_path(source: Path, out_dir: Path, fmt: str | None) -> Path:
     return out_dir / (source.stem + ("." + fmt if fmt else source.suffix.lower()))
+
+
+def _load_runner(args: argparse.Namespace):
+    """The model as the chosen backend runs it (see sapnet.engine.fast)."""
+    backend = getattr(args, "backend", "auto")
+    weights = args.weights
+    if weights is not None and str(weights).lower().endswith(".onnx"):
+        if backend not in ("auto", "onnxruntime"):
+            raise ValueError(f"{weights}: an ONNX file runs with --backend onnxruntime, not {backend}")
+        if not Path(weights).is_file():
+            raise WeightsError(f"{weights}: no such ONNX file")
+        if args.device != "auto" and pick_device(args.device).type != "cpu":
+            raise ValueError("the onnxruntime backend runs on the CPU: pass --device cpu")
+        return OnnxRunner(weights)
+    cpu_only = backend in ("fast", "onnxruntime")
+    device = torch.device("cpu") if cpu_only and args.device == "auto" else pick_device(args.device)
+    if cpu_only and device.type != "cpu":
+        raise ValueError(f"the {backend} backend runs on the CPU: pass --device cpu (or --backend eager)")
+    return make_runner(load_model(weights, device=device), backend)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         error(f"{out_dir}: cannot create the output folder ({problem.strerror or problem})")
         return 2
     try:
-        model = load_model(args.weights, device=pick_device(args.device))
-    except (WeightsError, RuntimeError) as problem:
+        model = _load_runner(args)
+    except (WeightsError, RuntimeError, ValueError) as problem:
         error(str(problem))
         return 2
 
@@ -77,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             try:
                 loaded = read_image(source, max_megapixels=args.max_megapixels)
-                result = derain_tensor(model, loaded.rgb[None], args.max_pixels, args.tile, args.overlap)[0]
+                result = derain_tensor(model, loaded.rgb[None], getattr(args, "max_pixels", None), args.tile, args.overlap)[0]
                 write_image(to_pil(result, loaded, target.suffix), target)
                 claimed.add(resolved)
                 if not args.quiet and len(sources) == 1:
