@@ -134,3 +134,23 @@ def _tiny_overrides(pairs, out_dir):
         "optim.batch_size=4", "optim.epochs=3", "optim.milestones=[2]",
         f"run.out_dir={out_dir}", "run.device=cpu", "run.checkpoint_every=2", "run.log_every=1", "run.fast=false",
     ]
+
+
+def test_committed_configs_load_and_encode_the_paper_ablations():
+    from sapnet.losses.combined import resolve_config
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    loaded = {}
+    for path in sorted(configs.rglob("*.yaml")):
+        overrides = ["data.synthetic=null", "data.train=x"] if path.name == "bundled.yaml" else ["data.train=x"]
+        config = load_config(path, overrides)
+        loaded[path.stem] = (config, resolve_config(config["loss"]))
+    assert [loaded[f"table2_{k}"][0]["model"]["attention"] for k in ("cra", "se", "ca", "conv")] == ["cra", "se", "ca", "none"]
+    assert [loaded[f"table3_{k}"][1]["contrastive"]["kind"] for k in ("no_cl", "l1_cl", "pcl")] == ["none", "l1", "pcl"]
+    assert [loaded[f"table3_pcl_data{k}"][0]["data"]["subset"] for k in (40, 60)] == [0.4, 0.6]
+    built = [
+        {name for name, term in loaded[f"table4_{m}"][1].items() if term["weight"] > 0 and term.get("kind") != "none"}
+        for m in ("m1", "m2", "m3", "m4", "m5", "full")
+    ]
+    assert built == [{"ssim"}] * 3 + [{"ssim", "segmentation"}, {"ssim", "segmentation", "contrastive"}, {"ssim", "segmentation", "contrastive", "lpips"}]
+    assert loaded["paper"][0]["optim"]["milestones"] == [30, 50, 80]
