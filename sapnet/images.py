@@ -157,6 +157,11 @@ def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95) 
             os.unlink(tmp)
 
 
+def is_image_file(path: Path) -> bool:
+    """A regular, non-hidden file with one of :data:`IMAGE_EXTENSIONS` (any case)."""
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
 def list_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     """Expand files, folders (their images, sorted, not recursive) and glob patterns.
 
@@ -167,7 +172,7 @@ def list_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         candidate = Path(item)
         if candidate.is_dir():
-            found = sorted(p for p in candidate.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found = sorted(p for p in candidate.iterdir() if is_image_file(p))
             if not found:
                 errors.append(f"{candidate}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
             paths.extend(found)

@@ -113,3 +113,16 @@ def test_truncated_image_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DataError, match=r"cut\.jpg: cannot read image"):
         read_rgb(path)
+
+
+def test_has_paired_layout_recognises_each_layout(tmp_path):
+    from sapnet.data import has_paired_layout
+
+    (tmp_path / "a" / "Rainy").mkdir(parents=True)
+    (tmp_path / "a" / "clean").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "b" / "norain-1.png")
+    (tmp_path / "c").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "c" / "photo.png")
+    assert has_paired_layout(tmp_path / "a") and has_paired_layout(tmp_path / "b")
+    assert not has_paired_layout(tmp_path / "c") and not has_paired_layout(tmp_path / "missing")

@@ -2,7 +2,7 @@
 
 from sapnet.data.datasets import PairedDataset, SyntheticRainDataset, select_subset
 from sapnet.data.files import IMAGE_EXTENSIONS, DataError, list_images, read_rgb
-from sapnet.data.pairs import find_pairs
+from sapnet.data.pairs import find_pairs, has_paired_layout
 from sapnet.data.rain import PRESETS, RainParams, StreakLayer, sample_rain_params, synthesize_rain
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "StreakLayer",
     "SyntheticRainDataset",
     "find_pairs",
+    "has_paired_layout",
     "list_images",
     "read_rgb",
     "sample_rain_params",

@@ -8,16 +8,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from sapnet.images import IMAGE_EXTENSIONS, is_image_file
 
 
 class DataError(ValueError):
     """A data folder or image file that cannot be used; the message names it and the problem."""
-
-
-def is_image_file(path: Path) -> bool:
-    """A regular, non-hidden file with one of :data:`IMAGE_EXTENSIONS` (any case)."""
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -32,17 +32,35 @@ def find_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
-    subfolders = {path.name.lower(): path for path in root.iterdir() if path.is_dir()}
-    for rainy_name, clean_name in SUBFOLDER_LAYOUTS:
-        if rainy_name in subfolders and clean_name in subfolders:
-            rainy_dir, clean_dir = subfolders[rainy_name], subfolders[clean_name]
-            rainy = _index_by_key(list_images(rainy_dir), lambda path: path.stem)
-            clean = _index_by_key(list_images(clean_dir), lambda path: path.stem)
-            return _match(rainy, clean, f"{rainy_dir} and {clean_dir}")
-    prenet_files = [path for path in root.iterdir() if is_image_file(path) and _PRENET_NAME.match(path.stem)]
+    subfolders = _layout_subfolders(root)
+    if subfolders is not None:
+        rainy_dir, clean_dir = subfolders
+        rainy = _index_by_key(list_images(rainy_dir), lambda path: path.stem)
+        clean = _index_by_key(list_images(clean_dir), lambda path: path.stem)
+        return _match(rainy, clean, f"{rainy_dir} and {clean_dir}")
+    prenet_files = _prenet_files(root)
     if prenet_files:
         return _pair_prenet_files(root, prenet_files)
-    raise DataError(f"{root}: unknown data layout; {_describe_contents(root, subfolders)}")
+    folders = {path.name.lower(): path for path in root.iterdir() if path.is_dir()}
+    raise DataError(f"{root}: unknown data layout; {_describe_contents(root, folders)}")
+
+
+def has_paired_layout(root: str | os.PathLike) -> bool:
+    """Whether ``root`` is laid out as one of the paired layouts (its pairing may still fail)."""
+    root = Path(root)
+    return root.is_dir() and (_layout_subfolders(root) is not None or bool(_prenet_files(root)))
+
+
+def _layout_subfolders(root: Path) -> tuple[Path, Path] | None:
+    folders = {path.name.lower(): path for path in root.iterdir() if path.is_dir()}
+    for rainy_name, clean_name in SUBFOLDER_LAYOUTS:
+        if rainy_name in folders and clean_name in folders:
+            return folders[rainy_name], folders[clean_name]
+    return None
+
+
+def _prenet_files(root: Path) -> list[Path]:
+    return [path for path in root.iterdir() if is_image_file(path) and _PRENET_NAME.match(path.stem)]
 
 
 def _pair_prenet_files(root: Path, files: list[Path]) -> list[tuple[Path, Path]]:

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from sapnet.data import DataError, find_pairs, list_images, read_rgb
 from sapnet.data.files import is_image_file
-from sapnet.data.pairs import _PRENET_NAME, SUBFOLDER_LAYOUTS
+from sapnet.data.pairs import has_paired_layout
 from sapnet.engine.fast import make_runner, resolve_backend
 from sapnet.engine.infer import DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor, pick_device
 from sapnet.hub import WEIGHTS, WeightsError, fetch, load_model, sha256_of
@@ -138,14 +138,6 @@ class Dataset:
         return self.items[0][1] is not None
 
 
-def _has_paired_layout(root: Path) -> bool:
-    """Whether ``root`` looks like one of :func:`find_pairs`'s layouts (then its errors stand)."""
-    subfolders = {path.name.lower() for path in root.iterdir() if path.is_dir()}
-    if any(rainy in subfolders and clean in subfolders for rainy, clean in SUBFOLDER_LAYOUTS):
-        return True
-    return any(is_image_file(path) and _PRENET_NAME.match(path.stem) for path in root.iterdir())
-
-
 def load_dataset(name: str, root: Path, limit: int | None = None) -> Dataset:
     """The first ``limit`` images (all when None) of the folder ``root``, in natural name order.
 
@@ -154,7 +146,7 @@ def load_dataset(name: str, root: Path, limit: int | None = None) -> Dataset:
     """
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
-    if _has_paired_layout(root):
+    if has_paired_layout(root):
         items: list[tuple[Path, Path | None]] = list(find_pairs(root))
     else:
         items = [(path, None) for path in list_images(root)]
