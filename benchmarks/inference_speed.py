@@ -77,7 +77,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -164,140 +163,123 @@ def image(height: int, width: int, seed: int = 0) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# one measurement, in its own process
+# the paths
 # --------------------------------------------------------------------------------------------
 
-def child(spec: dict) -> dict:
-    torch.set_num_threads(spec["threads"])
-    device = torch.device(spec["device"])
-    dtype = DTYPES[spec["dtype"]]
-    model, _ = load(spec["weights"], spec.get("stages"))
-    path, (height, width) = spec["path"], spec["size"]
-    rainy = image(height, width)
-    result: dict = {"path": path, "size": f"{width}x{height}"}
-    setup_start = time.perf_counter()
+def build_path(path: str, model, device: torch.device, dtype: torch.dtype, rainy: torch.Tensor) -> tuple:
+    """(callable, backend text) for one path; the callable runs the path on ``rainy``."""
+    import copy
 
+    model = copy.deepcopy(model)
     if path == "eager":
         model = model.to(device)
         x = rainy.to(device)
-        fn = lambda: model(x)  # noqa: E731
-    elif path == "channels_last":
+        return (lambda: model(x)), ""
+    if path == "channels_last":
         model = model.to(device).to(memory_format=torch.channels_last)
         x = rainy.to(device).contiguous(memory_format=torch.channels_last)
-        fn = lambda: model(x)  # noqa: E731
-    elif path == "lowp":
+        return (lambda: model(x)), ""
+    if path == "lowp":
         model = model.to(device, dtype).to(memory_format=torch.channels_last)
         x = rainy.to(device, dtype).contiguous(memory_format=torch.channels_last)
-        fn = lambda: model(x).float()  # noqa: E731
-    elif path == "derain":
+        return (lambda: model(x).float()), str(dtype).replace("torch.", "")
+    if path == "derain":
         from sapnet.engine.fast import make_runner, resolve_backend
         from sapnet.engine.infer import derain_tensor
 
         if dtype != torch.float32 and device.type == "cuda":
             model = model.to(device, dtype)
-            result["backend"] = f"eager {spec['dtype']}"
-            fn = lambda: derain_tensor(model, rainy.to(dtype)).float()  # noqa: E731
-        else:
-            model = model.to(device)
-            result["backend"] = resolve_backend(model, "auto")
-            runner = make_runner(model, "auto")
-            fn = lambda: derain_tensor(runner, rainy)  # noqa: E731
-    elif path == "onnxruntime":
+            x = rainy.to(dtype)
+            return (lambda: derain_tensor(model, x).float()), f"eager {str(dtype).replace('torch.', '')}"
+        model = model.to(device)
+        runner = make_runner(model, "auto")
+        return (lambda: derain_tensor(runner, rainy)), resolve_backend(model, "auto")
+    if path == "onnxruntime":
         from sapnet.engine.fast import OnnxRunner
 
         runner = OnnxRunner(model)
-        fn = lambda: runner(rainy)  # noqa: E731
-    elif path == "jit":
+        return (lambda: runner(rainy)), ""
+    if path == "jit":
         with torch.no_grad():
             traced = torch.jit.trace(model, rainy[..., :64, :64], check_trace=False)
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-        fn = lambda: frozen(rainy)  # noqa: E731
-    elif path == "compile":
+        return (lambda: frozen(rainy)), ""
+    if path == "compile":
         compiled = torch.compile(model, dynamic=False)
-        fn = lambda: compiled(rainy)  # noqa: E731
-    else:
-        raise ValueError(path)
-    result["setup_s"] = time.perf_counter() - setup_start
-    base_rss = rss_mb()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+        return (lambda: compiled(rainy)), ""
+    raise ValueError(path)
 
+
+def measure_size(paths: list[str], model, device, dtype, size, warmup: int, repeats: int) -> list[dict]:
+    """Time every path on one image size, interleaved (path A, B, C, A, B, C, …) so that load
+    from other processes drifting over the run hits every path alike."""
+    rainy = image(*size)
+    records, runs = [], []
+    for path in paths:
+        record = {"path": path, "size": f"{size[1]}x{size[0]}"}
+        start = time.perf_counter()
+        try:
+            fn, record["backend"] = build_path(path, model, device, dtype, rainy)
+            record["setup_s"] = time.perf_counter() - start  # export / trace / compile
+            with torch.inference_mode():
+                first = time.perf_counter()
+                fn()
+                sync(device)
+                record["first_call_s"] = time.perf_counter() - first  # compilation, page faults
+                for _ in range(max(0, warmup - 1)):
+                    fn()
+        except Exception as error:  # a path that cannot run here (no compiler, …) is reported
+            record["error"] = f"{error.__class__.__name__}: {str(error).splitlines()[0][:200]}"
+            fn = None
+        record["times_s"] = []
+        records.append(record)
+        runs.append(fn)
+    outputs: dict[str, np.ndarray] = {}
     with torch.inference_mode():
-        first = time.perf_counter()
-        out = fn()
-        sync(device)
-        result["first_call_s"] = time.perf_counter() - first  # includes compilation / page faults
-        times, out = timed(fn, device, spec["warmup"] - 1 if spec["warmup"] > 0 else 0, spec["repeats"])
-    result["times_s"] = times
-    result["median_s"] = statistics.median(times)
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["rss_before_mb"] = base_rss
-    if device.type == "cuda":
-        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    np.save(spec["output"], out.detach().float().cpu().numpy())
-    return result
+        for _ in range(repeats):
+            for record, fn in zip(records, runs):
+                if fn is None:
+                    continue
+                start = time.perf_counter()
+                out = fn()
+                sync(device)
+                record["times_s"].append(time.perf_counter() - start)
+                outputs[record["path"]] = out.detach().float().cpu().numpy()
+    reference = outputs.get("eager")
+    for record in records:
+        if "error" in record:
+            continue
+        record["median_s"] = statistics.median(record["times_s"])
+        if reference is not None and record["path"] != "eager":
+            expected = np.clip(reference, 0, 1) if record["path"] == "derain" else reference
+            record["max_abs_diff"] = float(np.abs(outputs[record["path"]] - expected).max())
+    return records
 
+
+# --------------------------------------------------------------------------------------------
+# peak memory, each in its own process
+# --------------------------------------------------------------------------------------------
 
 def memory_child(spec: dict) -> dict:
-    """Peak memory of the derain path on a large image (tiled as ``sapnet derain`` tiles it)."""
-    from sapnet.engine.fast import make_runner
-    from sapnet.engine.infer import derain_tensor
-
+    """Peak RSS of one call of a path (``derain`` on a large image: tiled as ``sapnet derain`` tiles)."""
     torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
     model, _ = load(spec["weights"], spec.get("stages"))
     height, width = spec["size"]
     rainy = torch.rand(1, 3, height, width)
-    runner = make_runner(model, "auto")
+    fn, _ = build_path(spec["path"], model, device, DTYPES[spec["dtype"]], rainy)
     base = rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    derain_tensor(runner, rainy)
-    return {
-        "size": f"{width}x{height}", "seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": base, "input_mb": rainy.numel() * 4 / 2**20,
-    }
-
-
-def train_child(spec: dict) -> dict:
-    """Training steps per second: forward + L1 loss + backward + Adam step."""
-    from sapnet.models import SAPNet
-
-    torch.set_num_threads(spec["threads"])
-    device = torch.device(spec["device"])
-    torch.manual_seed(0)
-    model = SAPNet().to(device).train()
-    batch = spec["batch"]
-    rainy = torch.rand(batch, 3, spec["crop"], spec["crop"], device=device)
-    clean = torch.rand_like(rainy)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    mode = spec["mode"]
-    setup = time.perf_counter()
-    if mode == "prepared":
-        from sapnet.engine.fast import prepare_for_training
-
-        step_model = prepare_for_training(model)
-    elif mode == "channels_last":
-        model = model.to(memory_format=torch.channels_last)
-        rainy = rainy.contiguous(memory_format=torch.channels_last)
-        step_model = model
-    elif mode == "compile":
-        step_model = torch.compile(model)
-    else:
-        step_model = model
-
-    def step():
-        loss = (step_model(rainy) - clean).abs().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    first = time.perf_counter()
-    step()
-    sync(device)
-    first_s = time.perf_counter() - first
-    times, _ = timed(step, device, 1, spec["repeats"])
-    return {"mode": mode, "first_step_s": first_s, "setup_s": first - setup, "median_step_s": statistics.median(times),
-            "steps_per_s": 1 / statistics.median(times), "times_s": times}
+    with torch.inference_mode():
+        fn()
+        sync(device)
+    result = {"path": spec["path"], "size": f"{width}x{height}", "seconds": time.perf_counter() - start,
+              "peak_rss_mb": peak_rss_mb(), "rss_before_mb": base, "input_mb": rainy.numel() * 4 / 2**20}
+    if device.type == "cuda":
+        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
 
 
 def run_child(kind: str, spec: dict, timeout: float) -> dict:
@@ -314,6 +296,68 @@ def run_child(kind: str, spec: dict, timeout: float) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# training steps
+# --------------------------------------------------------------------------------------------
+
+def measure_training(modes: list[str], device: torch.device, batch: int, crop: int, repeats: int) -> list[dict]:
+    """Steps per second of forward + L1 loss + backward + Adam, modes interleaved step by step."""
+    from sapnet.engine.fast import prepare_for_training
+    from sapnet.models import SAPNet
+
+    torch.manual_seed(0)
+    rainy = torch.rand(batch, 3, crop, crop, device=device)
+    clean = torch.rand_like(rainy)
+    records, steps = [], []
+    for mode in modes:
+        torch.manual_seed(0)
+        model = SAPNet().to(device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        x = rainy
+        record = {"mode": mode, "times_s": []}
+        start = time.perf_counter()
+        try:
+            if mode == "channels_last":
+                model = model.to(memory_format=torch.channels_last)
+                x = rainy.contiguous(memory_format=torch.channels_last)
+                forward = model
+            elif mode == "compile":
+                forward = torch.compile(model)
+            elif mode == "prepared":
+                forward = prepare_for_training(model)
+            else:
+                forward = model
+
+            def step(forward=forward, optimizer=optimizer, x=x):
+                loss = (forward(x) - clean).abs().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            step()
+            sync(device)
+            record["first_step_s"] = time.perf_counter() - start  # includes compilation
+            step()
+        except Exception as error:
+            record["error"] = f"{error.__class__.__name__}: {str(error).splitlines()[0][:200]}"
+            step = None
+        records.append(record)
+        steps.append(step)
+    for _ in range(repeats):
+        for record, step in zip(records, steps):
+            if step is None:
+                continue
+            start = time.perf_counter()
+            step()
+            sync(device)
+            record["times_s"].append(time.perf_counter() - start)
+    for record in records:
+        if record["times_s"]:
+            record["median_step_s"] = statistics.median(record["times_s"])
+            record["steps_per_s"] = 1 / record["median_step_s"]
+    return records
+
+
+# --------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------
 
@@ -326,34 +370,35 @@ def parse_size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="512x512,1920x1080", help="comma-separated WxH (default: 512x512,1920x1080)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per path and size; the median is reported (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument("--paths", default="eager,derain,onnxruntime", help=f"comma-separated, from {', '.join(PATHS)}")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision of the derain/lowp paths on a GPU")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision of the lowp path, and of derain on a GPU")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (default: all)")
     parser.add_argument(
         "--weights", default=str(OFFICIAL) if OFFICIAL.exists() else "random",
         help="checkpoint (default: the official one under $SAPNET_SHARED, else 'random' init; same speed)",
     )
     parser.add_argument("--stages", type=int, default=None, help="override the recurrent stages (default 6)")
-    parser.add_argument("--memory-megapixels", type=float, default=12.0, help="image for the peak-memory check (0: skip)")
+    parser.add_argument("--memory", choices=["on", "off"], default="on", help="peak memory of each path, one process each (default on)")
+    parser.add_argument("--memory-megapixels", type=float, default=12.0, help="image for the derain peak-memory check (0: skip)")
     parser.add_argument("--train", choices=["on", "off"], default="on", help="also time training steps (default on)")
-    parser.add_argument("--train-modes", default="eager,channels_last,compile,prepared", help="training variants")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement before giving up")
+    parser.add_argument("--train-modes", default="eager,channels_last,prepared", help="from eager, channels_last, compile, prepared")
+    parser.add_argument("--train-repeats", type=int, default=5, help="timed training steps per mode (default 5)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per memory measurement before giving up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args._child:
-        kind, spec = args._child[0], json.loads(args._child[1])
-        result = {"measure": child, "memory": memory_child, "train": train_child}[kind](spec)
-        print(json.dumps(result))
+        print(json.dumps(memory_child(json.loads(args._child[1]))))
         return 0
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device visible")
+    dtype = DTYPES[args.dtype]
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     for path in paths:
         if path not in PATHS:
@@ -383,58 +428,46 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor(), "torch": torch.__version__,
                     "threads": args.threads, "device": str(device), "load_average_start": load_avg},
         "weights": weights_text, "config": config.to_dict(), "dtype": args.dtype, "repeats": args.repeats,
-        "warmup": args.warmup, "mm_gflops": [mm_before], "runs": [],
+        "warmup": args.warmup, "mm_gflops": [mm_before], "runs": [], "macs_per_pixel": macs_per_pixel(config),
     }
     spec_base = {"threads": args.threads, "device": args.device, "dtype": args.dtype, "weights": args.weights,
-                 "stages": args.stages, "warmup": args.warmup, "repeats": args.repeats}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size_text in args.sizes.split(","):
-            size = parse_size(size_text)
-            reference = None
-            for path in paths:
-                out_file = str(Path(tmp) / f"{path}_{size_text}.npy")
-                print(f"  {path:>13} {size_text} …", end="", flush=True)
-                record = run_child("measure", {**spec_base, "path": path, "size": size, "output": out_file}, args.timeout)
-                if "error" in record:
-                    print(f" failed: {record['error']}")
-                    results["runs"].append({"path": path, "size": size_text, **record})
-                    continue
-                out = np.load(out_file)
-                if path == "eager":
-                    reference = out
-                elif reference is not None:
-                    expected = np.clip(reference, 0, 1) if path == "derain" else reference
-                    record["max_abs_diff"] = float(np.abs(out - expected).max())
-                flops = 2 * macs_per_pixel(config) * size[0] * size[1]
-                record["gflops"] = flops / record["median_s"] / 1e9
-                print(f" {record['median_s']:.3f} s")
-                results["runs"].append(record)
-        mm_after = matmul_gflops(device)
-        results["mm_gflops"].append(mm_after)
+                 "stages": args.stages}
+    for size_text in args.sizes.split(","):
+        size = parse_size(size_text)
+        print(f"  timing {', '.join(paths)} at {size_text}, interleaved, {args.repeats} runs each …", flush=True)
+        records = measure_size(paths, model, device, dtype, size, args.warmup, args.repeats)
+        for record in records:
+            if args.memory == "on" and "error" not in record:
+                memory = run_child("memory", {**spec_base, "path": record["path"], "size": size}, args.timeout)
+                record["memory"] = memory
+        results["runs"].extend(records)
+    results["mm_gflops"].append(matmul_gflops(device))
 
-        memory = None
-        if args.memory_megapixels > 0 and device.type == "cpu":
-            side = (args.memory_megapixels * 1e6 / 12) ** 0.5
-            size = (int(round(3 * side)), int(round(4 * side)))
-            print(f"  memory check: sapnet derain on {size[1]}x{size[0]} …", end="", flush=True)
-            memory = run_child("memory", {**spec_base, "size": size}, args.timeout)
-            print(" done" if "error" not in memory else f" failed: {memory['error']}")
-            results["memory"] = memory
+    if args.memory_megapixels > 0 and device.type == "cpu":
+        side = (args.memory_megapixels * 1e6 / 12) ** 0.5
+        size = (int(round(3 * side)), int(round(4 * side)))
+        print(f"  memory check: sapnet derain on {size[1]}x{size[0]} …", flush=True)
+        results["memory_large"] = run_child("memory", {**spec_base, "path": "derain", "size": size}, args.timeout)
 
-        training = []
-        if args.train == "on":
-            for mode in args.train_modes.split(","):
-                print(f"  training step, {mode} …", end="", flush=True)
-                record = run_child("train", {**spec_base, "mode": mode, "batch": 12, "crop": 100}, args.timeout)
-                print(" done" if "error" not in record else f" failed: {record['error']}")
-                training.append(record)
-            results["training"] = training
+    if args.train == "on":
+        modes = [m.strip() for m in args.train_modes.split(",") if m.strip()]
+        print(f"  training steps: {', '.join(modes)}, interleaved …", flush=True)
+        results["training"] = measure_training(modes, device, 12, 100, args.train_repeats)
 
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def report(results: dict) -> None:
     mm = statistics.median(results["mm_gflops"])
     results["mm_gflops_median"] = mm
     print()
-    print(f"float32 matmul throughput (median of before/after): {mm:.0f} GFLOP/s; tolerance {TOLERANCE:g}")
-    header = f"{'size':>10} {'path':>13} {'backend':>9} {'median s':>9} {'speed-up':>8} {'max|Δ|':>9} {'GFLOP/s':>8} {'of mm':>6} {'peak RSS MB':>12} {'+over load':>10}"
+    print(f"float32 torch.mm throughput (median of before/after): {mm:.0f} GFLOP/s; tolerance {TOLERANCE:g}")
+    header = (f"{'size':>10} {'path':>13} {'backend':>9} {'median s':>9} {'speed-up':>8} {'max|Δ|':>9} "
+              f"{'GFLOP/s':>8} {'of mm':>6} {'peak MB':>8} {'+MB':>6}")
     print(header)
     print("-" * len(header))
     baseline = {}
@@ -446,37 +479,45 @@ def main(argv: list[str] | None = None) -> int:
             baseline[record["size"]] = record["median_s"]
         base = baseline.get(record["size"])
         record["speedup"] = base / record["median_s"] if base else None
+        width, height = (int(v) for v in record["size"].split("x"))
+        record["gflops"] = 2 * results["macs_per_pixel"] * width * height / record["median_s"] / 1e9
         diff = record.get("max_abs_diff")
         flag = "" if diff is None or diff <= TOLERANCE or record["path"] == "lowp" else " !"
-        memory_text = f"{record.get('peak_gpu_mb', record['peak_rss_mb']):.0f}"
+        memory = record.get("memory") or {}
+        if "peak_rss_mb" in memory:
+            peak = memory.get("peak_gpu_mb", memory["peak_rss_mb"])
+            memory_text = f"{peak:>8.0f} {memory['peak_rss_mb'] - memory['rss_before_mb']:>6.0f}"
+        else:
+            memory_text = f"{'—':>8} {'':>6}"
         print(
             f"{record['size']:>10} {record['path']:>13} {record.get('backend', ''):>9} {record['median_s']:>9.3f} "
             f"{(record['speedup'] or 0):>7.2f}× {('—' if diff is None else f'{diff:.1e}') + flag:>9} "
-            f"{record['gflops']:>8.1f} {record['gflops'] / mm:>6.0%} {memory_text:>12} "
-            f"{record['peak_rss_mb'] - record['rss_before_mb']:>10.0f}"
+            f"{record['gflops']:>8.1f} {record['gflops'] / mm:>6.0%} {memory_text}"
         )
+    print("(peak MB: peak RSS of a fresh process running the path once, GPU: peak allocated; +MB: RSS growth "
+          "over the loaded model)")
     for record in results["runs"]:
-        if record.get("first_call_s", 0) > 2 * record.get("median_s", 1e9) or record.get("setup_s", 0) > 1:
+        if "error" not in record and (record["setup_s"] > 1 or record["first_call_s"] > 2 * record["median_s"]):
             print(f"  {record['path']} {record['size']}: setup {record['setup_s']:.1f} s (export / trace / compile), "
                   f"first call {record['first_call_s']:.1f} s")
+    memory = results.get("memory_large")
     if memory and "error" not in memory:
         print(f"memory: sapnet derain on {memory['size']} ({memory['input_mb']:.0f} MB input): peak RSS "
               f"{memory['peak_rss_mb']:.0f} MB ({memory['peak_rss_mb'] - memory['rss_before_mb']:.0f} MB above the "
               f"loaded process), {memory['seconds']:.0f} s")
+    elif memory:
+        print(f"memory check failed: {memory['error']}")
+    training = results.get("training")
     if training:
-        eager = next((t for t in training if t.get("mode") == "eager" and "error" not in t), None)
-        print("training step (batch 12×3×100×100, forward + L1 + backward + Adam):")
+        eager = next((t for t in training if t["mode"] == "eager" and t.get("median_step_s")), None)
+        print("training step (batch 12×3×100×100, forward + L1 + backward + Adam), modes interleaved:")
         for record in training:
             if "error" in record:
-                print(f"  {record.get('mode', '?'):>13} failed: {record['error']}")
+                print(f"  {record['mode']:>13} failed: {record['error']}")
                 continue
             speed = f" ({eager['median_step_s'] / record['median_step_s']:.2f}× eager)" if eager else ""
             print(f"  {record['mode']:>13} {record['steps_per_s']:.3f} steps/s, {record['median_step_s']:.2f} s/step{speed}; "
                   f"first step {record['first_step_s']:.1f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":

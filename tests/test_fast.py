@@ -36,7 +36,7 @@ def test_fast_engine_equals_eager_for_every_configuration(attention, dilation):
 
 def test_fast_engine_reuses_buffers_across_sizes_and_calls():
     model = tiny_model(channels=4, reduction=2)
-    engine = FastSAPNet(model, workers=2, band_pixels=100)
+    engine = FastSAPNet(model, workers=2, band_pixels=160, lstm_band_pixels=80)
     for shape in ((1, 3, 30, 20), (1, 3, 30, 20), (1, 3, 17, 41), (3, 3, 9, 9)):
         rainy = torch.rand(shape)
         first = engine(rainy)
@@ -79,10 +79,23 @@ def test_backend_choice_and_what_the_fast_engine_refuses():
         FastSAPNet(model)
 
 
-def test_prepare_for_training_keeps_the_parameters():
+def test_prepare_for_training_keeps_the_parameters_and_falls_back(monkeypatch):
     model = tiny_model().train()
+    rainy = torch.rand(2, 3, 16, 16)
+    prepared = prepare_for_training(model, compile=False)
+    assert prepared is model
+
+    def broken_compile(module, *args, **kwargs):  # what a machine without a C++ compiler gives
+        def fail(*args, **kwargs):
+            raise RuntimeError("InductorError: no working C++ compiler found")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
     prepared = prepare_for_training(model)
     assert {id(p) for p in prepared.parameters()} == {id(p) for p in model.parameters()}
-    rainy = torch.rand(2, 3, 16, 16)
-    prepared(rainy).mean().backward()
+    with pytest.warns(UserWarning, match="training without it"):
+        out = prepared(rainy)
+    assert torch.equal(out, model(rainy))
+    out.mean().backward()
     assert all(p.grad is not None for p in model.parameters())
+    assert torch.equal(prepared(rainy), model(rainy))  # no second try, no second warning

@@ -75,7 +75,7 @@ def model_device(model) -> torch.device:
 def derain_tensor(
     model: nn.Module,
     rainy: torch.Tensor,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
 ) -> torch.Tensor:
