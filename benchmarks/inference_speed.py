@@ -19,52 +19,105 @@ Extra paths for the record: ``channels_last`` (eager, channels-last), ``jit`` (t
 freeze + optimize_for_inference: oneDNN prepacked convolutions with fused ReLU), ``compile``
 (torch.compile, Inductor; compile time reported), ``lowp`` (eager in ``--dtype``, channels-last).
 
-Each path runs in a fresh subprocess (so peak memory is its own): one warm-up call, then the
-median of ``--repeats`` timed calls. Reported per path and size: median latency, speed-up over
-path 1, max abs difference from path 1 (``derain`` is compared with path 1 clamped to [0, 1],
-as it clamps), achieved GFLOP/s (nominal network FLOPs / latency), that figure as a fraction of
-the float32 ``torch.mm`` throughput measured in the same run, and peak resident memory (RSS,
-and above the process's state after loading the model; GPU: peak allocated). Then the peak
-memory of ``sapnet derain`` on a 12-megapixel image (``--memory-megapixels``), and training
-steps per second (forward + L1 loss + backward + Adam step, default training config: batch
-12×3×100×100) for eager NCHW, channels-last and torch.compile (``--train``).
+The paths are timed in one process, interleaved (A, B, C, A, B, C, …: load from other processes
+drifting over the run hits every path alike): one warm-up call, then the median of
+``--repeats`` timed calls. Reported per path and size: median latency, speed-up over path 1,
+max abs difference from path 1 (``derain`` is compared with path 1 clamped to [0, 1], as it
+clamps), achieved GFLOP/s (nominal network FLOPs / latency), that figure as a fraction of the
+float32 ``torch.mm`` throughput measured in the same run (before and after), and peak memory
+of a fresh process running the path once (peak RSS from VmHWM, and its growth over the loaded
+model; GPU: peak allocated). Then the peak memory of ``sapnet derain`` on a 12-megapixel image
+(``--memory-megapixels``), and training steps per second (forward + L1 loss + backward + Adam,
+the default training config's batch of 12×3×100×100 crops) for eager NCHW, channels-last,
+torch.compile and ``prepare_for_training`` (what the trainer uses), interleaved step by step.
 
-Notes: what helped and what did not (measured on the 2-core CPU; see the numbers in the run)
--------------------------------------------------------------------------------------------
+Measured (2026-11-25; JSON and tables in benchmarks/results/)
+------------------------------------------------------------
+2-core Xeon (AVX-512, AMX), torch 2.14.1, official checkpoint, 2 threads, other helpers' jobs
+running (load average 0.6 → 6; torch.mm fell from 381 to 232 GFLOP/s during the run, so the
+absolute times are noisy; the interleaving keeps the ratios fair):
+
+    size       path         median s  speed-up  max|Δ|   GFLOP/s  peak RSS (above loaded)
+    512x512    eager         6.87      1.00×     —         77      989 MB (465)
+    512x512    derain/fast   2.50      2.75×     2.4e-07  212      780 MB (254)
+    512x512    onnxruntime   2.59      2.65×     3.6e-07  205     1149 MB (533)
+    1920x1080  eager       102.2       1.00×     —         41     3952 MB (3407)
+    1920x1080  derain/fast  39.9       2.56×     5.4e-07  105     2213 MB (1667)
+    1920x1080  onnxruntime  60.8       1.68×     1.7e-06   69     3820 MB (3183)
+    4000x3000  derain (tiled 512², as sapnet derain does): 179 s, peak RSS 1238 MB (578 above)
+
+A second run at 512×512 (quieter, torch.mm 357 GFLOP/s): eager 7.33 s, fast 2.56 s (2.87×),
+ONNX Runtime 2.70 s (2.71×), channels-last eager 5.93 s (1.24×), jit trace + freeze +
+optimize_for_inference 8.92 s (0.82×). Single cold calls (memory runs): 1920×1080 eager
+56.7 s, fast 19.9 s (2.85×), ONNX Runtime 24.0 s. One core alone runs the fast engine at
+512×512 in 4.2-4.3 s (its convolutions at ~180 GFLOP/s, ~88 % of a one-core torch.mm);
+two workers reach 1.6-1.8× of that with other jobs on the machine. So the target of 3× is
+met only in quiet moments, 5× is not: with direct convolutions the floor here is the
+convolutions' ~1.5 s, and the issue's 17 s eager figure was measured under load, which hurts
+the eager forward (its OpenMP barriers) far more than the engine.
+Training steps (interleaved): eager 3.91 s, channels-last 3.51 s (1.12×), torch.compile
+2.97 s (1.32×, compiling takes about a minute on first use) in a quiet run; 9.18 / 7.90 /
+7.41 s (1.16×, 1.24× for ``prepare_for_training``) under load. The trainer therefore
+compiles on the CPU (``prepare_for_training``).
+
+H100 (torch 2.11, random init, the earlier subprocess-per-path version of this script):
+eager float32 21 ms at 512×512, 145 ms at 1920×1080; channels-last 18 / 125 ms (1.13-1.16×;
+max|Δ| 7e-5 because cuDNN runs float32 convolutions in TF32 by default); bfloat16
+channels-last 12 / 80 ms (1.7-1.8×, max|Δ| 6e-3); float16 12 / 79 ms (1.75-1.83×, max|Δ|
+8e-4): lower precision is fast but misses the 1e-4 tolerance. ``sapnet derain`` on a GPU is
+the eager model and tiles above 1 MP (0.34 s at 1920×1080, max|Δ| 1.3e-3 from tiling).
+torch.compile ran 1.5 s per call there (not investigated). Training: channels-last 1.18×,
+torch.compile 1.13× (40 s compile), so CUDA models train channels-last. (GPU "of mm" can
+exceed 100 %: the convolutions run in TF32, the float32 torch.mm reference does not.)
+
+Notes: what helped and what did not
+-----------------------------------
 Helped, kept in the fast engine (``sapnet/engine/fast.py``):
 - Per-layer row-band tiling into preallocated maps, with all element-wise work on the band
   while it is in cache. The plain forward spends ~40 % of its time outside the convolutions:
   ReLU / attention multiply / add each stream a fresh 32 MiB map, and glibc's mmap for such
   allocations makes every one page-fault (a ReLU over one map: ~15 ms).
-- One single-threaded worker per core pulling chunks of bands, instead of 2 OpenMP threads per
+- Global pools computed ahead from row sums of a convolution's input (exact, see fast.py), so
+  each residual block finishes inside its second convolution's pass: one map pass fewer per
+  block than pooling the outputs (2.48 vs 2.56 s, A/B).
+- One single-threaded worker per core pulling bands, instead of 2 OpenMP threads per
   operation: with other processes on the machine, an OpenMP barrier per small operation made
   band-sized convolutions take 13 ms instead of 1-3 ms (and whole runs 10× slower at times).
 - Calling oneDNN (``torch.mkldnn_convolution``) directly in channels-last layout: band-sized
   inputs otherwise fall to PyTorch's slow native convolution (its heuristic sends inputs
-  under 20480 elements there). Single-core band convolutions reach ~180 GFLOP/s (~88 % of a
+  under 20480 elements there). Single-core band convolutions reach 170-195 GFLOP/s (~90 % of a
   single-core ``torch.mm``) against ~110 GFLOP/s on whole 512×512 maps.
-- Folding the attention gate into the next convolution's weights (conv(relu(x)·g) =
-  conv with input channels scaled by g, since g = sigmoid(·) > 0) and storing relu(conv) once:
-  removes a multiply pass per layer. Residual: one addcmul + ReLU.
-- The four ConvLSTM gates as one convolution with outputs reordered (i, f, o, g): one in-place
-  sigmoid; the first stage skips the all-zero hidden half of the LSTM convolution.
+- Folding the first attention gate into the second convolution's weights (g = sigmoid(·) > 0,
+  so conv(relu(c)·g) = conv with input channels scaled by g), the four ConvLSTM gates as one
+  convolution with one in-place sigmoid, skipping the zero hidden state in stage 1.
+- Keeping 1920×1080 whole: the fast engine needs ~0.95 kB per pixel (eager ~1.7 kB), so it
+  tiles above 2.1 MP instead of 1 MP at the same memory; the 15 overlapping 512² tiles a
+  1080p frame took before cost 1.9× the work and were only approximately equal.
 
 Did not help (measured, kept out):
 - NNPACK's Winograd F(6×6, 3×3) (``torch._nnpack_spatial_convolution``): 32→32 channels at
   512×512 one thread 58 ms vs oneDNN direct 41 ms, 64→128 equal; 6-8× larger error (1.7e-5 vs
-  2.2e-6 per layer). oneDNN in PyTorch exposes no Winograd for float32 on x86. A Winograd in
-  PyTorch ops (F(2,3), dilated convolutions split into sub-grids) needs ~30 element-wise
-  transform ops on 4× enlarged tensors per band plus 16 small K=32 GEMMs: by operation count
-  it is several times slower than the direct oneDNN convolution, so it was not pursued; it
-  would need a C++/assembly kernel.
-- bfloat16 (AMX on this CPU): max abs error ~1e-2 against the 1e-4 tolerance (``lowp`` path).
-- Larger / smaller bands: 8-64 rows at 512 width within noise; 4 rows ~10 % slower.
-- Fusing conv1 → conv2 depth-first: the attention's global pool sits between them; a fused
-  band would need conv1's halo rows recomputed (100 % extra conv1 work for dilation 16 at
-  32-row bands), more than the memory pass it saves.
-- torch.compile / jit freeze (``--paths compile,jit``): see the table of a run; Inductor
-  cannot fuse across the global pools either, and compiling the unrolled 6-stage graph takes
-  minutes on 2 cores.
+  2.2e-6 per layer). oneDNN in PyTorch exposes no float32 Winograd on x86. A Winograd in
+  PyTorch ops (F(2,3); dilated convolutions split into interleaved sub-grids) needs ~30
+  element-wise transform ops on 4×-enlarged tensors per band plus 16 small K=32 GEMMs: by
+  operation count slower than the direct convolution, so not pursued; it needs a native kernel.
+- Lower precision on the CPU: bfloat16 (AMX) max|Δ| ~6e-3, far over 1e-4. A bf16×3 split
+  (hi·hi + hi·lo + lo·hi) would need a bf16-in / float32-out convolution, which PyTorch does
+  not expose on the CPU (its bf16 convolutions round the output to bf16).
+- Prepacked oneDNN weights (``mkldnn._convolution_pointwise``, fused ReLU): same speed as
+  ``mkldnn_convolution`` per band (the weight reorder is ~1 % of a band).
+- Band height: 8-64 rows at 512 width within noise; 4 rows 10 % slower (2-core machine and
+  a 16-core Xeon with 2 MiB L2 alike). Chunks of 1-8 per worker: within noise.
+- Channels-last eager (``--paths channels_last``): 1.24× only; the element-wise passes and
+  page faults stay. jit trace + freeze + optimize_for_inference (``--paths jit``): 0.82×.
+- More workers than cores (3 or 4 on 2 cores): 4 % slower.
+- ONNX Runtime (path 3): as fast as the fast engine at 512×512, slower at 1920×1080 (its
+  arena took 6 GB there), and it needs an export (3 s) first: ``sapnet derain`` keeps the
+  fast engine for ``--backend auto`` and runs ONNX Runtime on request (``--backend
+  onnxruntime``, or ``--weights model.onnx`` from ``sapnet export``).
+- Fusing conv1 → conv2 depth-first: the second convolution would need the first's halo rows
+  recomputed (100 % extra conv1 work for dilation 16 at 32-row bands), more than the memory
+  pass it saves.
 """
 
 from __future__ import annotations
@@ -121,6 +174,15 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process: VmHWM (Linux), which, unlike getrusage's
+    ru_maxrss, does not inherit the parent's peak across fork + exec."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 

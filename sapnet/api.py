@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sapnet.engine.infer import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor
+from sapnet.engine.fast import make_runner
+from sapnet.engine.infer import DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor
 from sapnet.hub import load_model
 from sapnet.images import from_pil, to_pil
 from sapnet.models.sapnet import SAPNet
@@ -20,7 +21,7 @@ from sapnet.models.sapnet import SAPNet
 def derain(
     image: Image.Image | np.ndarray | torch.Tensor,
     model: SAPNet | str | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
 ):
@@ -32,10 +33,12 @@ def derain(
     - Tensor: (3, H, W) or (N, 3, H, W) float in [0, 1]; returns the same shape.
 
     ``model`` is a loaded :class:`SAPNet`, a weights name or path, or None for the bundled model.
-    Large images are tiled as in :func:`sapnet.engine.infer.derain_tensor`.
+    Large images are tiled as in :func:`sapnet.engine.infer.derain_tensor` (``max_pixels=None``:
+    its default for the engine in use).
     """
     if not isinstance(model, torch.nn.Module):
         model = load_model(model)
+    model = make_runner(model, "auto")  # the fast CPU engine where it applies, as `sapnet derain`
 
     def run(rgb: torch.Tensor) -> torch.Tensor:
         return derain_tensor(model, rgb[None], max_pixels, tile, overlap)[0]

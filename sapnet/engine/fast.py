@@ -68,6 +68,7 @@ BACKENDS = ("auto", "eager", "fast", "onnxruntime")
 # benchmark machine (4 MiB L2 per core): 8-64 rows were within noise, 4 rows 10 % slower
 DEFAULT_BAND_PIXELS = 16384
 DEFAULT_LSTM_BAND_PIXELS = 8192
+DEFAULT_CHUNKS_PER_WORKER = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +228,7 @@ class FastSAPNet:
         self.workers = max(1, workers or torch.get_num_threads())
         self.band_pixels = band_pixels
         self.lstm_band_pixels = lstm_band_pixels
+        self.chunks_per_worker = DEFAULT_CHUNKS_PER_WORKER
         c = model.config.channels
         self.channels = c
         self.margin = max(model.config.dilations + (2,))  # zero rows above and below each map
@@ -269,10 +271,14 @@ class FastSAPNet:
         """Free the feature maps kept for the last image size."""
         self._maps = self._maps_key = None
 
-    def _chunks(self, n: int, h: int) -> list[tuple[int, int, int]]:
-        """(image, first row, end row): the work of one pass, a few chunks per worker."""
-        per_image = max(1, min(h // 16, -(-2 * self.workers // n))) if self.workers > 1 else 1
+    def _chunks(self, n: int, h: int, rows: int) -> list[tuple[int, int, int]]:
+        """(image, first row, end row): the tasks of one pass, handed to whichever worker is
+        free; about ``chunks_per_worker`` per worker (whole bands of ``rows``) for load balance."""
+        if self.workers == 1:
+            return [(i, 0, h) for i in range(n)]
+        per_image = max(1, -(-self.chunks_per_worker * self.workers // n))
         step = -(-h // per_image)
+        step = -(-step // rows) * rows  # whole bands
         return [(i, top, min(top + step, h)) for i in range(n) for top in range(0, h, step)]
 
     @staticmethod
@@ -334,9 +340,9 @@ class FastSAPNet:
         rgb = inputs[:, m: m + height, :, :3]
         estimate = inputs[:, m: m + height, :, 3:]
         cell, gated = maps["cell"], maps["gated"]
-        chunks = self._chunks(n, height)
         rows_lstm = self._rows(width, self.lstm_band_pixels)
         rows_conv = self._rows(width, self.band_pixels)
+        chunks = self._chunks(n, height, max(rows_conv, rows_lstm))
 
         def record(stats, d, values, i, r0, r1):
             """Row sums of rows r0…r1 of a map just written (still in cache), for the pool of
