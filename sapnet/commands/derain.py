@@ -60,7 +60,7 @@ def _output_path(source: Path, out_dir: Path, fmt: str | None) -> Path:
 
 def _load_runner(args: argparse.Namespace):
     """The model as the chosen backend runs it (see sapnet.engine.fast)."""
-    backend = getattr(args, "backend", "auto")
+    backend = args.backend
     weights = args.weights
     if weights is not None and str(weights).lower().endswith(".onnx"):
         if backend not in ("auto", "onnxruntime"):
@@ -100,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = {source.resolve() for source in sources}
     claimed: set[Path] = set()
-    failures = len(input_errors)
     for source in tqdm(sources, unit="image", disable=args.quiet or len(sources) < 2):
         target = _output_path(source, out_dir, args.format)
         resolved = target.resolve()
@@ -113,16 +112,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             try:
                 loaded = read_image(source, max_megapixels=args.max_megapixels)
-                result = derain_tensor(model, loaded.rgb[None], getattr(args, "max_pixels", None), args.tile, args.overlap)[0]
+                result = derain_tensor(model, loaded.rgb[None], args.max_pixels, args.tile, args.overlap)[0]
                 write_image(to_pil(result, loaded, target.suffix), target)
                 claimed.add(resolved)
                 if not args.quiet and len(sources) == 1:
                     print(f"{source} -> {target}")
-                continue
             except ImageError as problem:
                 error(str(problem))
-        failures += 1
-    done = len(sources) - (failures - len(input_errors))
+    failures = len(input_errors) + len(sources) - len(claimed)
     if not args.quiet and len(sources) > 1:
-        print(f"derained {done} of {len(sources)} images into {out_dir}" + (f"; {failures} failed" if failures else ""))
+        print(f"derained {len(claimed)} of {len(sources)} images into {out_dir}" + (f"; {failures} failed" if failures else ""))
     return 1 if failures else 0
