@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{source} -> {target}")
             except ImageError as problem:
                 error(str(problem))
-    failures = len(input_errors) + len(sources) - len(claimed)
-    if not args.quiet and len(sources) > 1:
-        print(f"derained {len(claimed)} of {len(sources)} images into {out_dir}" + (f"; {failures} failed" if failures else ""))
+    total = len(sources) + len(input_errors)
+    failures = total - len(claimed)
+    if not args.quiet and total > 1:
+        print(f"derained {len(claimed)} of {total} inputs into {out_dir}" + (f"; {failures} failed" if failures else ""))
     return 1 if failures else 0
