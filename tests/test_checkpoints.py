@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from sapnet.hub import OFFICIAL, WeightsError, load_model, sha256_of
-from sapnet.models import CheckpointError, SAPNet, load_checkpoint, save_checkpoint
+from sapnet.models import CheckpointError, load_checkpoint, save_checkpoint
 from sapnet.models.checkpoints import read_metadata
 from tests.conftest import shared_file, tiny_model
 
