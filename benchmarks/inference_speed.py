@@ -5,10 +5,14 @@
     python benchmarks/inference_speed.py --sizes 512x512 --repeats 5 --json results.json
     python benchmarks/inference_speed.py --device cuda --dtype bfloat16   # on a GPU
 
-Paths (``--paths``, default ``eager,derain,onnxruntime``):
+Paths (``--paths``, default ``reference,eager,derain,onnxruntime``):
 
-1. ``eager``       the network as the paper describes it, plain float32 NCHW PyTorch forward
-                   (equivalent to the reference code): the baseline.
+1. ``reference``   the network as the paper describes it and its reference code computes it,
+                   plain float32 NCHW PyTorch forward: the baseline. That is ``SAPNet`` with its
+                   ConvLSTM laid out as in the official code, four gate convolutions
+                   (``sapnet.models.reference``); always timed.
+   ``eager``       this package's ``SAPNet`` module, plain float32 NCHW: the same but with the
+                   four gates fused into one convolution.
 2. ``derain``      what ``sapnet derain`` runs: ``make_runner(model, "auto")`` (the fast CPU
                    engine of ``sapnet.engine.fast`` on the CPU, eager on a GPU) inside
                    ``derain_tensor`` with its default tiling and clamping; on a GPU with
@@ -140,7 +144,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAPNET_SHARED", ROOT.parent / "shared"))
 OFFICIAL = SHARED / "weights" / "sapnet_official_model11.pth"
 TOLERANCE = 1e-4
-PATHS = ("eager", "derain", "onnxruntime", "channels_last", "jit", "compile", "lowp")
+PATHS = ("reference", "eager", "derain", "onnxruntime", "channels_last", "jit", "compile", "lowp")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -233,6 +237,12 @@ def build_path(path: str, model, device: torch.device, dtype: torch.dtype, rainy
     import copy
 
     model = copy.deepcopy(model)
+    if path == "reference":
+        from sapnet.models.reference import reference_layout
+
+        model = reference_layout(model).to(device)
+        x = rainy.to(device)
+        return (lambda: model(x)), ""
     if path == "eager":
         model = model.to(device)
         x = rainy.to(device)
@@ -307,12 +317,12 @@ def measure_size(paths: list[str], model, device, dtype, size, warmup: int, repe
                 sync(device)
                 record["times_s"].append(time.perf_counter() - start)
                 outputs[record["path"]] = out.detach().float().cpu().numpy()
-    reference = outputs.get("eager")
+    reference = outputs.get("reference")
     for record in records:
         if "error" in record:
             continue
         record["median_s"] = statistics.median(record["times_s"])
-        if reference is not None and record["path"] != "eager":
+        if reference is not None and record["path"] != "reference":
             expected = np.clip(reference, 0, 1) if record["path"] == "derain" else reference
             record["max_abs_diff"] = float(np.abs(outputs[record["path"]] - expected).max())
     return records
@@ -434,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="512x512,1920x1080", help="comma-separated WxH (default: 512x512,1920x1080)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per path and size; the median is reported (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
-    parser.add_argument("--paths", default="eager,derain,onnxruntime", help=f"comma-separated, from {', '.join(PATHS)}")
+    parser.add_argument("--paths", default="reference,eager,derain,onnxruntime", help=f"comma-separated, from {', '.join(PATHS)}")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision of the lowp path, and of derain on a GPU")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (default: all)")
@@ -465,8 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         if path not in PATHS:
             parser.error(f"unknown path {path!r}; choose from {', '.join(PATHS)}")
-    if "eager" not in paths:
-        paths.insert(0, "eager")
+    if "reference" not in paths:
+        paths.insert(0, "reference")
     if device.type == "cuda" and "onnxruntime" in paths:
         paths.remove("onnxruntime")  # the CPU provider only
     if args.dtype != "float32" and "lowp" not in paths:
@@ -537,7 +547,7 @@ def report(results: dict) -> None:
         if "error" in record:
             print(f"{record['size']:>10} {record['path']:>13}  failed: {record['error']}")
             continue
-        if record["path"] == "eager":
+        if record["path"] == "reference":
             baseline[record["size"]] = record["median_s"]
         base = baseline.get(record["size"])
         record["speedup"] = base / record["median_s"] if base else None

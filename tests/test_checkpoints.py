@@ -142,3 +142,23 @@ def test_official_weights_offline_error_names_the_url_and_the_place(tmp_path, mo
 def test_unknown_weights_name(tmp_path):
     with pytest.raises(WeightsError, match="neither a weights name"):
         load_model(str(tmp_path / "nope"))
+
+
+def test_reference_layout_gives_the_same_outputs():
+    from sapnet.models.reference import reference_layout
+
+    model = tiny_model()
+    reference = reference_layout(model)
+    rainy = torch.rand(1, 3, 24, 20)
+    with torch.no_grad():
+        assert torch.allclose(reference(rainy), model(rainy), atol=1e-6)
+    assert not any("gates" in key for key in reference.state_dict())
+
+
+def test_reference_layout_splits_the_official_gates_back():
+    from sapnet.models.reference import reference_layout
+
+    official = torch.load(shared_file("weights/sapnet_official_model11.pth"), map_location="cpu", weights_only=True)
+    split = reference_layout(load_checkpoint(shared_file("weights/sapnet_official_model11.pth"))).lstm
+    for gate in "ifgo":
+        assert torch.equal(getattr(split, f"conv_{gate}")[0].weight, official[f"module.conv_{gate}.0.weight"])

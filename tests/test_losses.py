@@ -253,6 +253,17 @@ def test_total_is_the_weighted_sum_of_logged_terms():
     assert total.item() == pytest.approx(logged["ssim"] + 0.5 * logged["contrastive"]) == logged["total"]
 
 
+def test_ssim_stays_float32_under_bf16_autocast():
+    loss = SAPNetLoss({"contrastive": {"kind": "l1", "weight": 0.5}, "lpips": 0, "segmentation": 0})
+    derained, clean, rainy = images()
+    _, exact = loss(derained, clean, rainy)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, mixed = loss(derained.bfloat16(), clean, rainy)
+    assert total.dtype == torch.float32
+    # only the network output's own rounding to bf16 is left (SSIM in bf16 is off by ~1e-2)
+    assert mixed["ssim"] == pytest.approx(-ssim(derained.bfloat16().float(), clean).mean().item(), abs=1e-6)
+
+
 def test_default_config_is_the_papers():
     config = resolve_config(None)
     assert config == DEFAULT_CONFIG

@@ -4,6 +4,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,52 @@ def test_two_gloo_processes_match_one_process(pairs, tmp_path):
         assert torch.allclose(one[key], two[key], atol=1e-5), key
 
 
+def test_init_from_starts_a_fresh_run_from_given_weights(pairs, tmp_path):
+    first = Trainer(tiny_config(pairs, tmp_path / "first", "optim.max_steps=2"))
+    weights = first.train()
+    tuned = Trainer(tiny_config(pairs, tmp_path / "tuned", f"run.init_from={weights}"))
+    assert tuned.step == 0 and tuned.scheduler.get_last_lr() == [1e-3]
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, tuned.model.state_dict()[key]), key
+    with pytest.raises(TrainingError, match="differs from the config"):
+        Trainer(tiny_config(pairs, tmp_path / "other", f"run.init_from={weights}", "model.channels=16"))
+    with pytest.raises(TrainingError, match="run.init_from: no-such-weights"):
+        Trainer(tiny_config(pairs, tmp_path / "missing", "run.init_from=no-such-weights"))
+
+
+def test_bf16_autocast_on_the_cpu_trains(pairs, tmp_path):
+    trainer = Trainer(tiny_config(pairs, tmp_path / "bf16", "run.amp_cpu=bf16", "optim.max_steps=3"))
+    before = trainer.model.decoder.weight.detach().clone()
+    trainer.train()
+    rows = list(csv.DictReader(open(tmp_path / "bf16" / "train.csv")))
+    assert len(rows) == 3 and all(np.isfinite(float(row["total"])) for row in rows)
+    assert not torch.equal(before, trainer.model.decoder.weight) and trainer.model.decoder.weight.dtype == torch.float32
+    with pytest.raises(TrainingError, match="bf16 or off"):
+        Trainer(tiny_config(pairs, tmp_path / "fp16", "run.amp_cpu=fp16"))
+
+
+def test_sigterm_checkpoints_a_background_run(pairs, tmp_path):
+    out = tmp_path / "killed"
+    overrides = [o for o in _tiny_overrides(pairs, out) if not o.startswith("optim.epochs")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sapnet.cli", "train", *overrides, "optim.epochs=1000", "run.checkpoint_every=100000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    log = out / "train.csv"
+    for _ in range(600):
+        if log.exists() and len(log.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.1)
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert 3 <= state["step"] < 2000
+    resumed = Trainer(load_config(None, [*overrides, "optim.epochs=1000"]), resume=True)
+    assert resumed.step == state["step"]
+
+
 def _tiny_overrides(pairs, out_dir):
     return [
         f"data.train={pairs}", "data.val=null", "data.crop=32", "data.workers=0",
@@ -142,7 +189,7 @@ def test_committed_configs_load_and_encode_the_paper_ablations():
     configs = Path(__file__).resolve().parents[1] / "configs"
     loaded = {}
     for path in sorted(configs.rglob("*.yaml")):
-        overrides = ["data.synthetic=null", "data.train=x"] if path.name == "bundled.yaml" else ["data.train=x"]
+        overrides = ["data.synthetic=null", "data.train=x"] if path.name.startswith("bundled") else ["data.train=x"]
         config = load_config(path, overrides)
         loaded[path.stem] = (config, resolve_config(config["loss"]))
     assert [loaded[f"table2_{k}"][0]["model"]["attention"] for k in ("cra", "se", "ca", "conv")] == ["cra", "se", "ca", "none"]

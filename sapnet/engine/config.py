@@ -42,7 +42,9 @@ DEFAULTS: dict[str, Any] = {
         "out_dir": "runs/sapnet",
         "seed": 0,
         "device": "auto",
-        "amp": "bf16",  # mixed precision on CUDA: bf16 or off (the CPU always trains in float32)
+        "amp": "bf16",  # mixed precision on CUDA: bf16 or off
+        "amp_cpu": "off",  # the same on the CPU, where bf16 pays only with AMX/AVX-512 bf16 units
+        "init_from": None,  # start from these weights (a name from sapnet.hub or a checkpoint path)
         "checkpoint_every": 200,
         "log_every": 10,
         "val_every": 1,

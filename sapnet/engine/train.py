@@ -14,7 +14,9 @@ from __future__ import annotations
 import csv
 import os
 import random
+import signal
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -78,6 +80,10 @@ def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     else:
         dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
     return SeededItems(dataset, seed)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -146,11 +152,15 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch, self.nonfinite = 0, 0, 0, 0
         if resume:
             self._resume()
+        elif run["init_from"] is not None:
+            self._initialise(run["init_from"])
         elif self.main and (self.out_dir / CHECKPOINT).exists():
             raise TrainingError(f"{self.out_dir / CHECKPOINT} exists: pass --resume to continue that run, or choose another run.out_dir")
         self.train_model = self._wrap(self.model)
-        amp = run["amp"] if self.device.type == "cuda" else "off"
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
+        amp = run["amp"] if self.device.type == "cuda" else run["amp_cpu"]
+        if amp not in ("bf16", "off"):
+            raise TrainingError(f"run.amp / run.amp_cpu must be bf16 or off, got {amp!r}")
+        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
 
     def _wrap(self, model: SAPNet) -> torch.nn.Module:
         if self.config["run"]["fast"]:
@@ -162,6 +172,18 @@ class Trainer:
         return model
 
     # -- checkpoints ---------------------------------------------------------------------------
+    def _initialise(self, weights: str) -> None:
+        """Fine-tuning: the network starts from ``weights``; optimiser, schedule and step start afresh."""
+        from sapnet.hub import WeightsError, load_model
+
+        try:
+            start = load_model(weights)
+        except WeightsError as error:
+            raise TrainingError(f"run.init_from: {error}") from None
+        if start.config != self.model.config:
+            raise TrainingError(f"run.init_from {weights}: its model {start.config.to_dict()} differs from the config's {self.model.config.to_dict()}")
+        self.model.load_state_dict(start.state_dict())
+
     def _resume(self) -> None:
         path = self.out_dir / CHECKPOINT
         if not path.exists():
@@ -245,13 +267,20 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> Path:
-        """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT)
-        writes a checkpoint before it stops the run."""
+        """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT) or
+        SIGTERM (``kill``; a background ``nohup … &`` run ignores SIGINT) writes a checkpoint
+        before it stops the run."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return self._train()
         except KeyboardInterrupt:
             self.save()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def _train(self) -> Path:
         run, optim = self.config["run"], self.config["optim"]
@@ -276,8 +305,7 @@ class Trainer:
                 rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
                 with self.autocast:
                     derained = self.train_model(rainy)
-                # the losses run in float32: SSIM's variance terms cancel badly in bfloat16
-                loss, terms = self.loss(derained.float(), clean, rainy)
+                    loss, terms = self.loss(derained, clean, rainy)
                 self.optimizer.zero_grad(set_to_none=True)
                 if torch.isfinite(loss):
                     loss.backward()

@@ -39,6 +39,9 @@ CONTRASTIVE_KINDS: dict[str, type[nn.Module] | None] = {
     "none": None,
 }
 
+# SSIM's variance terms (E[x²] − E[x]²) cancel badly in bfloat16, so it always runs in float32.
+_FLOAT32_TERMS = {"ssim"}
+
 _TERMS: dict[str, type[nn.Module]] = {"ssim": SSIMLoss, "lpips": LPIPSLoss, "segmentation": SegmentationLoss}
 
 # Which of (derained, clean, rainy) each term compares.
@@ -79,7 +82,8 @@ class SAPNetLoss(nn.Module):
     ``forward(derained, clean, rainy)`` takes (N, 3, H, W) images in [0, 1] (``derained`` straight
     from the network, unclamped) and returns ``(total, terms)``: the scalar to back-propagate and
     a dict of Python floats for logging — each built term's unweighted value under its config
-    name, and ``"total"``.
+    name, and ``"total"``. Under ``torch.autocast`` the backbone terms run in its precision and
+    SSIM in float32; the total is float32.
     """
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -107,8 +111,13 @@ class SAPNetLoss(nn.Module):
         total = derained.new_zeros(())
         logged = {}
         for name, term in self.terms.items():
-            value = term(*_INPUTS[name](derained, clean, rainy))
-            total = total + self.weights[name] * value
+            inputs = _INPUTS[name](derained, clean, rainy)
+            if name in _FLOAT32_TERMS:
+                with torch.autocast(derained.device.type, enabled=False):
+                    value = term(*(tensor.float() for tensor in inputs))
+            else:  # the pretrained backbones follow the caller's autocast (half the time in bf16)
+                value = term(*inputs)
+            total = total + self.weights[name] * value.float()
             logged[name] = float(value.detach())
         logged["total"] = float(total.detach())
         return total, logged
