@@ -31,9 +31,11 @@ clamps), achieved GFLOP/s (nominal network FLOPs / latency), that figure as a fr
 float32 ``torch.mm`` throughput measured in the same run (before and after), and peak memory
 of a fresh process running the path once (peak RSS from VmHWM, and its growth over the loaded
 model; GPU: peak allocated). Then the peak memory of ``sapnet derain`` on a 12-megapixel image
-(``--memory-megapixels``), and training steps per second (forward + L1 loss + backward + Adam,
-the default training config's batch of 12×3×100×100 crops) for eager NCHW, channels-last,
-torch.compile and ``prepare_for_training`` (what the trainer uses), interleaved step by step.
+(``--memory-megapixels``), and training steps per second (forward + loss + backward + Adam on
+the default training config's batch of 12×3×100×100 crops; the loss is configs/bundled.yaml's
+four terms, ``--train-loss l1`` for L1 alone) for eager NCHW float32 (the plain loop),
+channels-last, torch.compile, ``prepare_for_training`` (what the trainer uses) and the same
+under bfloat16 autocast (what the trainer uses on CPUs with AMX), interleaved step by step.
 
 Measured (2026-11-25; JSON and tables in benchmarks/results/)
 ------------------------------------------------------------
@@ -371,14 +373,29 @@ def run_child(kind: str, spec: dict, timeout: float) -> dict:
 # training steps
 # --------------------------------------------------------------------------------------------
 
-def measure_training(modes: list[str], device: torch.device, batch: int, crop: int, repeats: int) -> list[dict]:
-    """Steps per second of forward + L1 loss + backward + Adam, modes interleaved step by step."""
+def training_loss(name: str, device: torch.device):
+    """``l1``, or the loss of configs/bundled.yaml (SSIM + PCL + LPISL + UBS, as the trainer runs it)."""
+    if name == "l1":
+        return lambda derained, clean, rainy: (derained - clean).abs().mean()
+    import yaml
+
+    from sapnet.losses import build_loss
+
+    loss = build_loss(yaml.safe_load((ROOT / "configs" / "bundled.yaml").read_text())["loss"]).to(device)
+    return lambda derained, clean, rainy: loss(derained, clean, rainy)[0]
+
+
+def measure_training(modes: list[str], device: torch.device, batch: int, crop: int, repeats: int, loss_name: str) -> list[dict]:
+    """Steps per second of forward + loss + backward + Adam, modes interleaved step by step."""
+    from contextlib import nullcontext
+
     from sapnet.engine.fast import prepare_for_training
     from sapnet.models import SAPNet
 
     torch.manual_seed(0)
     rainy = torch.rand(batch, 3, crop, crop, device=device)
     clean = torch.rand_like(rainy)
+    loss_fn = training_loss(loss_name, device)
     records, steps = [], []
     for mode in modes:
         torch.manual_seed(0)
@@ -394,13 +411,15 @@ def measure_training(modes: list[str], device: torch.device, batch: int, crop: i
                 forward = model
             elif mode == "compile":
                 forward = torch.compile(model)
-            elif mode == "prepared":
+            elif mode in ("prepared", "prepared_bf16"):
                 forward = prepare_for_training(model)
             else:
                 forward = model
+            precision = torch.autocast(device.type, dtype=torch.bfloat16) if mode.endswith("bf16") else nullcontext()
 
-            def step(forward=forward, optimizer=optimizer, x=x):
-                loss = (forward(x) - clean).abs().mean()
+            def step(forward=forward, optimizer=optimizer, x=x, precision=precision):
+                with precision:
+                    loss = loss_fn(forward(x), clean, x)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -456,7 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", choices=["on", "off"], default="on", help="peak memory of each path, one process each (default on)")
     parser.add_argument("--memory-megapixels", type=float, default=12.0, help="image for the derain peak-memory check (0: skip)")
     parser.add_argument("--train", choices=["on", "off"], default="on", help="also time training steps (default on)")
-    parser.add_argument("--train-modes", default="eager,channels_last,prepared", help="from eager, channels_last, compile, prepared")
+    parser.add_argument("--train-modes", default="eager,channels_last,prepared,prepared_bf16",
+                        help="from eager, channels_last, compile, prepared (what the trainer runs in float32), "
+                        "prepared_bf16 (what it runs with bf16 autocast, the default on CPUs with AMX)")
+    parser.add_argument("--train-loss", choices=["bundled", "l1"], default="bundled",
+                        help="the training step's loss: configs/bundled.yaml's four terms (default) or L1")
     parser.add_argument("--train-repeats", type=int, default=5, help="timed training steps per mode (default 5)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per memory measurement before giving up")
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -524,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.train == "on":
         modes = [m.strip() for m in args.train_modes.split(",") if m.strip()]
         print(f"  training steps: {', '.join(modes)}, interleaved …", flush=True)
-        results["training"] = measure_training(modes, device, 12, 100, args.train_repeats)
+        results["training"] = measure_training(modes, device, 12, 100, args.train_repeats, args.train_loss)
+        results["training_loss"] = args.train_loss
 
     report(results)
     if args.json:
@@ -582,7 +606,8 @@ def report(results: dict) -> None:
     training = results.get("training")
     if training:
         eager = next((t for t in training if t["mode"] == "eager" and t.get("median_step_s")), None)
-        print("training step (batch 12×3×100×100, forward + L1 + backward + Adam), modes interleaved:")
+        loss_text = "L1" if results["training_loss"] == "l1" else "configs/bundled.yaml loss"
+        print(f"training step (batch 12×3×100×100, forward + {loss_text} + backward + Adam), modes interleaved:")
         for record in training:
             if "error" in record:
                 print(f"  {record['mode']:>13} failed: {record['error']}")

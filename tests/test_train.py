@@ -39,7 +39,8 @@ def tiny_config(pairs, out_dir, *extra):
         "model.stages=2", "model.channels=8", "model.reduction=4",
         "loss.contrastive.weight=0", "loss.lpips.weight=0", "loss.segmentation.weight=0",
         "optim.batch_size=4", "optim.epochs=3", "optim.milestones=[2]",
-        f"run.out_dir={out_dir}", "run.device=cpu", "run.checkpoint_every=2", "run.log_every=1", "run.fast=false",
+        f"run.out_dir={out_dir}", "run.device=cpu", "run.amp_cpu=off", "run.checkpoint_every=2", "run.log_every=1",
+        "run.fast=false",
         *extra,
     ])
 
@@ -147,8 +148,15 @@ def test_bf16_autocast_on_the_cpu_trains(pairs, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "bf16" / "train.csv")))
     assert len(rows) == 3 and all(np.isfinite(float(row["total"])) for row in rows)
     assert not torch.equal(before, trainer.model.decoder.weight) and trainer.model.decoder.weight.dtype == torch.float32
-    with pytest.raises(TrainingError, match="bf16 or off"):
+    with pytest.raises(TrainingError, match="bf16, off or auto"):
         Trainer(tiny_config(pairs, tmp_path / "fp16", "run.amp_cpu=fp16"))
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_cpu_training_uses_bf16_where_the_cpu_has_amx(pairs, tmp_path, monkeypatch, amx):
+    monkeypatch.setattr("sapnet.engine.train.cpu_has_amx", lambda: amx)
+    trainer = Trainer(tiny_config(pairs, tmp_path / "auto", "run.amp_cpu=auto"))
+    assert trainer.amp == ("bf16" if amx else "off")
 
 
 def test_sigterm_checkpoints_a_background_run(pairs, tmp_path):
@@ -179,7 +187,8 @@ def _tiny_overrides(pairs, out_dir):
         "model.stages=2", "model.channels=8", "model.reduction=4",
         "loss.contrastive.weight=0", "loss.lpips.weight=0", "loss.segmentation.weight=0",
         "optim.batch_size=4", "optim.epochs=3", "optim.milestones=[2]",
-        f"run.out_dir={out_dir}", "run.device=cpu", "run.checkpoint_every=2", "run.log_every=1", "run.fast=false",
+        f"run.out_dir={out_dir}", "run.device=cpu", "run.amp_cpu=off", "run.checkpoint_every=2", "run.log_every=1",
+        "run.fast=false",
     ]
 
 

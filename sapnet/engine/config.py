@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
         "seed": 0,
         "device": "auto",
         "amp": "bf16",  # mixed precision on CUDA: bf16 or off
-        "amp_cpu": "off",  # the same on the CPU, where bf16 pays only with AMX/AVX-512 bf16 units
+        "amp_cpu": "auto",  # bf16, off, or auto: bf16 where the CPU has AMX units (2-3× faster steps)
         "init_from": None,  # start from these weights (a name from sapnet.hub or a checkpoint path)
         "checkpoint_every": 200,
         "log_every": 10,
