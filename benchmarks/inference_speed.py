@@ -39,6 +39,18 @@ under bfloat16 autocast (what the trainer uses on CPUs with AMX), interleaved st
 
 Measured (2026-11-25; JSON and tables in benchmarks/results/)
 ------------------------------------------------------------
+Latest, 512×512 only (``--sizes 512x512 --memory-megapixels 0``), the machine otherwise idle
+(torch.mm 385 GFLOP/s), ``inference_speed_cpu_2core_512_reference.txt``:
+
+    size       path         median s  speed-up  max|Δ|   GFLOP/s  peak RSS (above loaded)
+    512x512    reference     7.18      1.00×     —         74      955 MB (430)
+    512x512    eager         6.75      1.06×     0         79      987 MB (463)
+    512x512    derain/fast   2.35      3.05×     2.4e-07  225      784 MB (259)
+    512x512    onnxruntime   2.46      2.92×     3.6e-07  215     1152 MB (533)
+    training step, bundled loss: eager 6.40 s, channels-last 5.49 s (1.17×), prepared
+    5.05 s (1.27×), prepared + bf16 autocast 2.48 s (2.58×)
+
+Earlier (before the ``reference`` path existed; its baseline ``eager`` is the fused-gate module),
 2-core Xeon (AVX-512, AMX), torch 2.14.1, official checkpoint, 2 threads, other helpers' jobs
 running (load average 0.6 → 6; torch.mm fell from 381 to 232 GFLOP/s during the run, so the
 absolute times are noisy; the interleaving keeps the ratios fair):
