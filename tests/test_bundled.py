@@ -35,3 +35,12 @@ def test_derain_runs_without_weights_flag(tmp_path):
     assert main(["derain", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)
     assert torch.is_tensor(sapnet.derain(torch.rand(3, 8, 8)))
+
+
+def test_the_second_stage_config_starts_from_a_shipped_model():
+    from pathlib import Path
+
+    from sapnet.engine.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v2.yaml", ["data.synthetic=null", "data.train=x"])
+    assert config["run"]["init_from"] in BUNDLED and config["run"]["amp_cpu"] == "bf16"
