@@ -68,6 +68,9 @@ BUNDLED: dict[str, WeightsEntry] = {
                 "Rain100L (100 images, 8-bit outputs)": {
                     "psnr_y": 30.569, "ssim_y": 0.9414, "psnr_rgb": 29.091, "ssim_rgb": 0.9200,
                 },
+                "Rain100L ground truths 001-030 + synthetic heavy rain (seed 1), 8-bit outputs": {
+                    "psnr_y": 27.925, "ssim_y": 0.9279, "psnr_rgb": 26.424, "ssim_rgb": 0.9000,
+                },
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-bsds-v1",
             "licence": "MIT; trained on BSDS500 photos (research and teaching use)",
