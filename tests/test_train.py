@@ -137,6 +137,8 @@ def test_init_from_starts_a_fresh_run_from_given_weights(pairs, tmp_path):
         assert torch.equal(value, tuned.model.state_dict()[key]), key
     with pytest.raises(TrainingError, match="differs from the config"):
         Trainer(tiny_config(pairs, tmp_path / "other", f"run.init_from={weights}", "model.channels=16"))
+    with pytest.raises(TrainingError, match="--resume"):  # a fine-tuning run does not overwrite another run
+        Trainer(tiny_config(pairs, tmp_path / "first", f"run.init_from={weights}"))
     with pytest.raises(TrainingError, match="run.init_from: no-such-weights"):
         Trainer(tiny_config(pairs, tmp_path / "missing", "run.init_from=no-such-weights"))
 

@@ -159,10 +159,11 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch, self.nonfinite = 0, 0, 0, 0
         if resume:
             self._resume()
-        elif run["init_from"] is not None:
-            self._initialise(run["init_from"])
-        elif self.main and (self.out_dir / CHECKPOINT).exists():
-            raise TrainingError(f"{self.out_dir / CHECKPOINT} exists: pass --resume to continue that run, or choose another run.out_dir")
+        else:
+            if self.main and (self.out_dir / CHECKPOINT).exists():
+                raise TrainingError(f"{self.out_dir / CHECKPOINT} exists: pass --resume to continue that run, or choose another run.out_dir")
+            if run["init_from"] is not None:
+                self._initialise(run["init_from"])
         self.train_model = self._wrap(self.model)
         amp = run["amp"] if self.device.type == "cuda" else run["amp_cpu"]
         if amp is False:  # YAML reads an unquoted off as false

@@ -45,7 +45,7 @@ class ReferenceConvLSTMCell(nn.Module):
 
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if state is None:
             zeros = x.new_zeros(x.shape[0], self.channels, *x.shape[2:])
             state = (zeros, zeros)
