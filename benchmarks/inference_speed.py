@@ -39,16 +39,24 @@ under bfloat16 autocast (what the trainer uses on CPUs with AMX), interleaved st
 
 Measured (2026-11-25; JSON and tables in benchmarks/results/)
 ------------------------------------------------------------
-Latest, 512×512 only (``--sizes 512x512 --memory-megapixels 0``), the machine otherwise idle
-(torch.mm 385 GFLOP/s), ``inference_speed_cpu_2core_512_reference.txt``:
+Latest, the default sizes (``--repeats 3 --train-repeats 3``), the machine otherwise idle
+(torch.mm 385 → 361 GFLOP/s), ``inference_speed_cpu_2core.txt``:
 
     size       path         median s  speed-up  max|Δ|   GFLOP/s  peak RSS (above loaded)
-    512x512    reference     7.18      1.00×     —         74      955 MB (430)
-    512x512    eager         6.75      1.06×     0         79      987 MB (463)
-    512x512    derain/fast   2.35      3.05×     2.4e-07  225      784 MB (259)
-    512x512    onnxruntime   2.46      2.92×     3.6e-07  215     1152 MB (533)
-    training step, bundled loss: eager 6.40 s, channels-last 5.49 s (1.17×), prepared
-    5.05 s (1.27×), prepared + bf16 autocast 2.48 s (2.58×)
+    512x512    reference     7.14      1.00×     —         74      955 MB (430)
+    512x512    eager         6.85      1.04×     0         77      987 MB (463)
+    512x512    derain/fast   2.30      3.10×     2.4e-07  230      787 MB (262)
+    512x512    onnxruntime   2.40      2.98×     3.6e-07  221     1151 MB (533)
+    1920x1080  reference    61.7       1.00×     —         68     3673 MB (3126)
+    1920x1080  eager        55.5       1.11×     0         76     3929 MB (3383)
+    1920x1080  derain/fast  20.0       3.09×     5.4e-07  210     2213 MB (1667)
+    1920x1080  onnxruntime  23.4       2.64×     1.7e-06  179     3822 MB (3183)
+    4000x3000  derain (tiled, as sapnet derain does): 167 s, peak RSS 1231 MB (572 above)
+    training step, bundled loss: eager 6.07 s, channels-last 5.59 s (1.08×), prepared
+    5.15 s (1.18×), prepared + bf16 autocast 2.55 s (2.38×)
+
+A 512×512-only run before it (5 repeats, idle): reference 7.18 s, eager 6.75 s, fast 2.35 s
+(3.05×), ONNX Runtime 2.46 s; training bf16 2.58× eager.
 
 Earlier (before the ``reference`` path existed; its baseline ``eager`` is the fused-gate module),
 2-core Xeon (AVX-512, AMX), torch 2.14.1, official checkpoint, 2 threads, other helpers' jobs
