@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sapnet.models.checkpoints import GATE_ORDER
-from sapnet.models.sapnet import ConvLSTMCell, SAPNet
+from sapnet.models.sapnet import ConvLSTMCell, SAPNet, initial_state
 
 _GATE_ACTIVATIONS = {"i": nn.Sigmoid, "f": nn.Sigmoid, "g": nn.Tanh, "o": nn.Sigmoid}
 
@@ -46,10 +46,7 @@ class ReferenceConvLSTMCell(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if state is None:
-            zeros = x.new_zeros(x.shape[0], self.channels, *x.shape[2:])
-            state = (zeros, zeros)
-        h, c = state
+        h, c = initial_state(x, self.channels) if state is None else state
         x = torch.cat((x, h), dim=1)
         i, f, g, o = self.conv_i(x), self.conv_f(x), self.conv_g(x), self.conv_o(x)
         c = f * c + i * g

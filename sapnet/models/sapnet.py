@@ -49,6 +49,12 @@ class SAPNetConfig:
         return cls(**values)
 
 
+def initial_state(x: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ConvLSTM's (h, c) before the first stage: zeros, as in the reference code."""
+    zeros = x.new_zeros(x.shape[0], channels, *x.shape[2:])
+    return zeros, zeros
+
+
 class ConvLSTMCell(nn.Module):
     """ConvLSTM of §3.1 (PReNet's recurrent unit): the gates i, f, g, o are 3×3 convolutions of
     concat(features, h), computed as one convolution with 4·C outputs in that order."""
@@ -61,10 +67,7 @@ class ConvLSTMCell(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if state is None:
-            zeros = x.new_zeros(x.shape[0], self.channels, *x.shape[2:])
-            state = (zeros, zeros)
-        h, c = state
+        h, c = initial_state(x, self.channels) if state is None else state
         i, f, g, o = self.gates(torch.cat((x, h), dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
