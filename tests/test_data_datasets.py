@@ -167,3 +167,18 @@ def test_synthetic_dataset_in_a_dataloader(tmp_path):
     rainy, clean = next(iter(torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2)))
     assert rainy.shape == clean.shape == (4, 3, 16, 16)
     assert torch.equal(rainy[3], dataset[3][0])  # workers give the same items as the main process
+
+
+def test_veil_prior_decides_the_veil_whatever_the_preset(tmp_path):
+    from sapnet.data.rain import VeilPrior
+
+    for i in range(3):
+        Image.fromarray(np.zeros((30, 40, 3), dtype=np.uint8)).save(tmp_path / f"black{i}.png")
+    # on a black photo the veil is the darkest value: the heavy preset always has one of 0.1 or more
+    assert all(SyntheticRainDataset(tmp_path, crop=16, presets=("heavy",))[i][0].min() >= 0.1 - 1e-6 for i in range(3))
+    without = SyntheticRainDataset(tmp_path, crop=16, presets=("heavy",), veil=VeilPrior(probability=0))
+    assert all(without[i][0].min() < 0.05 for i in range(3))
+    light = SyntheticRainDataset(tmp_path, crop=16, presets=("light",), veil=VeilPrior(probability=1, maximum=0.2))
+    assert all(0 < light[i][0].min() <= 0.2 for i in range(3))
+    with pytest.raises(ValueError, match="veil probability"):
+        VeilPrior(probability=1.5)

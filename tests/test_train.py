@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from sapnet.engine.config import ConfigError, load_config
-from sapnet.engine.train import Trainer, TrainingError, epoch_batches
+from sapnet.engine.train import Trainer, TrainingError, build_dataset, epoch_batches
 from sapnet.models import load_checkpoint
 
 
@@ -212,3 +212,11 @@ def test_committed_configs_load_and_encode_the_paper_ablations():
     ]
     assert built == [{"ssim"}] * 3 + [{"ssim", "segmentation"}, {"ssim", "segmentation", "contrastive"}, {"ssim", "segmentation", "contrastive", "lpips"}]
     assert loaded["paper"][0]["optim"]["milestones"] == [30, 50, 80]
+
+
+def test_config_veil_reaches_the_synthetic_dataset(pairs, tmp_path):
+    clean_only = pairs / "clean"
+    config = load_config(None, [f"data.synthetic={clean_only}", "data.veil={probability: 0.3, maximum: 0.1}", "data.crop=32"])
+    dataset = build_dataset(config["data"], seed=0).dataset
+    assert dataset.veil.probability == 0.3 and dataset.veil.maximum == 0.1
+    assert build_dataset(load_config(None, [f"data.synthetic={clean_only}"])["data"], seed=0).dataset.veil is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,7 +20,7 @@ from torch.utils.data import Dataset
 
 from sapnet.data.files import DataError, list_images, read_rgb
 from sapnet.data.pairs import find_pairs
-from sapnet.data.rain import PRESETS, synthesize_rain
+from sapnet.data.rain import PRESETS, VeilPrior, sample_rain_params, synthesize_rain
 
 T = TypeVar("T")
 
@@ -80,7 +81,8 @@ class SyntheticRainDataset(Dataset):
     ``persistent_workers=True`` keep the epoch they started with.
 
     ``epoch_length`` (default: the number of photos) sets how many items an epoch has.
-    ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
+    ``veil`` (a :class:`VeilPrior`) draws the haze veil apart from the preset, which otherwise
+    decides it. ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
 
@@ -92,8 +94,10 @@ class SyntheticRainDataset(Dataset):
         seed: int = 0,
         epoch_length: int | None = None,
         cache: bool = False,
+        veil: VeilPrior | None = None,
     ) -> None:
         self.files = list_images(clean_dir)
+        self.veil = veil
         if not presets or any(preset not in PRESETS for preset in presets):
             raise ValueError(f"presets must be a non-empty choice among {', '.join(PRESETS)}, got {presets!r}")
         if epoch_length is not None and epoch_length < 1:
@@ -123,7 +127,10 @@ class SyntheticRainDataset(Dataset):
             left = int(rng.integers(clean.shape[1] - self.crop + 1))
             clean = crop_at(clean, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
-        rainy = synthesize_rain(clean, self.presets[rng.integers(len(self.presets))], rng)
+        params = sample_rain_params(self.presets[rng.integers(len(self.presets))], rng)
+        if self.veil is not None:
+            params = replace(params, veil=self.veil.sample(rng))
+        rainy = synthesize_rain(clean, params, rng)
         return to_tensor(rainy), to_tensor(clean)
 
     def _clean_photo(self, file_index: int) -> np.ndarray:

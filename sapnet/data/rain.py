@@ -83,6 +83,28 @@ def _heavy_rain(rng: np.random.Generator) -> RainParams:
     return RainParams(layers=layers, veil=rng.uniform(0.1, 0.25))
 
 
+@dataclass(frozen=True)
+class VeilPrior:
+    """The accumulation veil drawn apart from the streaks: with ``probability`` a veil uniform in
+    [0, ``maximum``], otherwise none, whatever the preset.
+
+    The presets tie the veil to heavy rain (always with ``heavy``, never with ``light``). A
+    uniform veil on a crop cannot be told from a photo low in contrast, so a network trained on
+    the presets alone learns to take a veil off clear, low-contrast photos too and darkens them
+    (docs/MODEL_CARD.md); drawing the veil independently breaks that shortcut.
+    """
+
+    probability: float = 0.5
+    maximum: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.probability <= 1 or not 0 <= self.maximum < 1:
+            raise ValueError(f"veil probability must be in [0, 1] and maximum in [0, 1), got {self}")
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(0, self.maximum)) if rng.random() < self.probability else 0.0
+
+
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": None,  # or a folder of clean photos: fresh synthetic rain every epoch
         "presets": ["light", "heavy"],
         "epoch_length": None,  # synthetic items per epoch (default: one per photo)
+        "veil": None,  # {probability, maximum}: draw the haze veil apart from the presets (sapnet.data.rain.VeilPrior)
         "crop": 100,
         "augment": True,
         "subset": 1.0,

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from sapnet.data import PairedDataset, SyntheticRainDataset
+from sapnet.data.rain import VeilPrior
 from sapnet.engine.infer import derain_tensor, pick_device
 from sapnet.losses import build_loss
 from sapnet.metrics import score_pair
@@ -74,8 +75,10 @@ def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int =
 
 def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     if data["synthetic"] is not None:
+        veil = None if data["veil"] is None else VeilPrior(**data["veil"])
         dataset = SyntheticRainDataset(
-            data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"], cache=True
+            data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
+            cache=True, veil=veil,
         )
     else:
         dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
