@@ -220,3 +220,6 @@ def test_config_veil_reaches_the_synthetic_dataset(pairs, tmp_path):
     dataset = build_dataset(config["data"], seed=0).dataset
     assert dataset.veil.probability == 0.3 and dataset.veil.maximum == 0.1
     assert build_dataset(load_config(None, [f"data.synthetic={clean_only}"])["data"], seed=0).dataset.veil is None
+    for bad in ("{prob: 0.5}", "0.5", "{probability: 2}"):
+        with pytest.raises(TrainingError, match="data.veil"):
+            build_dataset(load_config(None, [f"data.synthetic={clean_only}", f"data.veil={bad}"])["data"], seed=0)

@@ -75,7 +75,12 @@ def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int =
 
 def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     if data["synthetic"] is not None:
-        veil = None if data["veil"] is None else VeilPrior(**data["veil"])
+        veil = None
+        if data["veil"] is not None:
+            try:
+                veil = VeilPrior(**data["veil"])
+            except (TypeError, ValueError) as error:
+                raise TrainingError(f"data.veil must be {{probability: 0..1, maximum: 0..1}}: {error}") from None
         dataset = SyntheticRainDataset(
             data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
             cache=True, veil=veil,
