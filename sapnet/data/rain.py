@@ -90,8 +90,9 @@ class VeilPrior:
 
     The presets tie the veil to heavy rain (always with ``heavy``, never with ``light``). A
     uniform veil on a crop cannot be told from a photo low in contrast, so a network trained on
-    the presets alone learns to take a veil off clear, low-contrast photos too and darkens them
-    (docs/MODEL_CARD.md); drawing the veil independently breaks that shortcut.
+    the presets learns to take a veil off clear, low-contrast photos too and darkens them
+    (docs/MODEL_CARD.md). This prior sets how often and how strongly a veil appears, for runs
+    that study that trade-off.
     """
 
     probability: float = 0.5
