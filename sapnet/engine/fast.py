@@ -581,10 +581,10 @@ def prepare_for_training(model: nn.Module, compile: bool | None = None) -> nn.Mo
     """The module a trainer should call for its training steps, sharing ``model``'s parameters
     (an optimiser built on ``model.parameters()`` stays valid; checkpoints keep using ``model``).
 
-    Measured with benchmarks/inference_speed.py (batch 12×3×100×100, forward + L1 loss + backward
-    + Adam, modes interleaved): on the 2-core CPU torch.compile 1.32× faster than eager NCHW
-    (2.97 vs 3.91 s/step; its first step compiles) and channels-last 1.12×, so CPU models are
-    compiled (``compile=False`` or the environment variable SAPNET_NO_COMPILE=1 turn it off;
+    Measured with benchmarks/inference_speed.py (batch 12×3×100×100, forward + the bundled
+    config's loss + backward + Adam, modes interleaved): on the 2-core CPU torch.compile 1.18×
+    faster than eager NCHW (5.15 vs 6.07 s/step; its first step compiles) and channels-last
+    1.08×, so CPU models are compiled (the trainer's bf16 autocast on top: 2.38×) (``compile=False`` or the environment variable SAPNET_NO_COMPILE=1 turn it off;
     a failing compiler falls back to eager); on an H100 channels-last was fastest (1.18×,
     torch.compile 1.13× after a 40 s compile), so CUDA models are converted to channels-last in
     place.
