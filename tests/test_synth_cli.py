@@ -87,3 +87,16 @@ def test_missing_or_empty_input_folder(tmp_path, capsys):
 def test_bad_options(tmp_path, argv):
     with pytest.raises(SystemExit):
         synth(tmp_path, tmp_path / "out", *argv)
+
+
+def test_no_veil_keeps_the_same_streaks_without_the_haze(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((40, 60, 3), dtype=np.uint8)).save(photos / "black.png")
+    assert synth(photos, tmp_path / "veiled", "--preset", "heavy", "--seed", "4") == 0
+    assert synth(photos, tmp_path / "plain", "--preset", "heavy", "--seed", "4", "--no-veil") == 0
+    veiled, plain = (np.asarray(Image.open(tmp_path / name / "rainy" / "black.png")).astype(int) for name in ("veiled", "plain"))
+    assert veiled.min() >= 25 and plain.min() == 0  # the heavy veil (0.1 or more) lifts even black
+    # the screen blend with veil v maps x to 1 - (1 - x)(1 - v): same streaks, then the veil
+    veil = veiled.min() / 255
+    assert np.abs(veiled - np.round(255 * (1 - (1 - plain / 255) * (1 - veil)))).max() <= 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from sapnet.data.files import DataError, list_images, read_rgb
-from sapnet.data.rain import PRESETS, synthesize_rain
+from sapnet.data.rain import PRESETS, sample_rain_params, synthesize_rain
 
 MIXED = "mixed"
 
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--limit", type=_positive_int, help="use only the first N photos, in name order")
+    parser.add_argument(
+        "--no-veil",
+        action="store_true",
+        help="leave out the heavy preset's haze veil: the same streaks, as in Rain100H (streaks only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
             rng = np.random.default_rng((args.seed, index))
             preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
-            _write_pair(photo, preset, rng, rainy_dir, clean_dir)
+            _write_pair(photo, preset, args.no_veil, rng, rainy_dir, clean_dir)
         except (DataError, OSError) as error:
             tqdm.write(f"sapnet synth: {error}", file=sys.stderr)
             failures += 1
@@ -72,9 +78,12 @@ def _prepare_output(out_dir: Path, source_dir: Path) -> tuple[Path, Path]:
     return rainy_dir, clean_dir
 
 
-def _write_pair(photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path) -> None:
+def _write_pair(photo: Path, preset: str, no_veil: bool, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path) -> None:
     clean = read_rgb(photo)
-    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, preset, rng)
+    params = sample_rain_params(preset, rng)
+    if no_veil:  # the veil is drawn after the streaks, so they stay as they are with it
+        params = replace(params, veil=0.0)
+    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
     clean_path = clean_dir / f"{photo.stem}.png"
     Image.fromarray(clean).save(clean_path)
     try:
