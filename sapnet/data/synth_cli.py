@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-veil",
         action="store_true",
-        help="leave out the heavy preset's haze veil: the same streaks, as in Rain100H (streaks only)",
+        help="leave out the heavy preset's haze veil (the streaks stay the same)",
     )
 
 
