@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
             rng = np.random.default_rng((args.seed, index))
             preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
-            _write_pair(photo, preset, args.no_veil, rng, rainy_dir, clean_dir)
+            _write_pair(photo, preset, rng, rainy_dir, clean_dir, no_veil=args.no_veil)
         except (DataError, OSError) as error:
             tqdm.write(f"sapnet synth: {error}", file=sys.stderr)
             failures += 1
@@ -78,7 +78,9 @@ def _prepare_output(out_dir: Path, source_dir: Path) -> tuple[Path, Path]:
     return rainy_dir, clean_dir
 
 
-def _write_pair(photo: Path, preset: str, no_veil: bool, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path) -> None:
+def _write_pair(
+    photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path, no_veil: bool = False
+) -> None:
     clean = read_rgb(photo)
     params = sample_rain_params(preset, rng)
     if no_veil:  # the veil is drawn after the streaks, so they stay as they are with it
