@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ def rainy_coffee(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(clean, rainy) 8-bit RGB arrays: the coffee photo with veil-free heavy synthetic rain."""
     clean = skimage.data.coffee()
     rng = np.random.default_rng(seed)
-    params = replace(sample_rain_params("heavy", rng), veil=0.0)
+    params = sample_rain_params("heavy", rng, veil=False)
     rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
     return clean, np.round(rainy * 255.0).astype(np.uint8)
 

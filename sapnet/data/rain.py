@@ -20,7 +20,7 @@ Everything random comes from the ``numpy.random.Generator`` passed in, so a seed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -114,13 +114,17 @@ _PRESET_SAMPLERS = {"light": _light_rain, "heavy": _heavy_rain}
 PRESETS = tuple(_PRESET_SAMPLERS)
 
 
-def sample_rain_params(preset: str, rng: np.random.Generator) -> RainParams:
-    """Draw one realisation's parameters from a preset (angles, densities... vary per draw)."""
+def sample_rain_params(preset: str, rng: np.random.Generator, veil: bool = True) -> RainParams:
+    """Draw one realisation's parameters from a preset (angles, densities... vary per draw).
+
+    ``veil=False`` drops the preset's haze veil; it is drawn after the streaks, so the streaks
+    (and the generator's state) are the same either way."""
     try:
         sampler = _PRESET_SAMPLERS[preset]
     except KeyError:
         raise ValueError(f"unknown rain preset {preset!r}; choose from {', '.join(PRESETS)}") from None
-    return sampler(rng)
+    params = sampler(rng)
+    return params if veil else replace(params, veil=0.0)
 
 
 def synthesize_rain(clean: np.ndarray, rain: str | RainParams, rng: np.random.Generator) -> np.ndarray:

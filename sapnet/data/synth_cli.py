@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +81,7 @@ def _write_pair(
     photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path, no_veil: bool = False
 ) -> None:
     clean = read_rgb(photo)
-    params = sample_rain_params(preset, rng)
-    if no_veil:  # the veil is drawn after the streaks, so they stay as they are with it
-        params = replace(params, veil=0.0)
+    params = sample_rain_params(preset, rng, veil=not no_veil)
     rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
     clean_path = clean_dir / f"{photo.stem}.png"
     Image.fromarray(clean).save(clean_path)
