@@ -6,8 +6,8 @@ synthetic rain, derained by the bundled model (and any other models named).
 
 The photo is scikit-image's ``coffee`` (CC0, Rachel Michetti), so the figure can be committed;
 pictures of ``../shared/data/real_rain`` may not be (see ``sapnet compare`` in the README). The
-rain is the ``heavy`` preset's streaks without the haze veil (``sapnet synth --no-veil``), seeded,
-so the figure is the same on every run. Captions are PSNR-Y / SSIM-Y against the clean photo,
+rain is the ``heavy`` preset (long, near-white sheets of streaks over depth-dependent haze, like
+Rain100H), seeded, so the figure is the same on every run. Captions are PSNR-Y / SSIM-Y against the clean photo,
 after 8-bit rounding, as ``sapnet evaluate`` scores.
 """
 
@@ -21,18 +21,16 @@ import numpy as np
 import skimage.data
 
 import sapnet
-from sapnet.data.rain import sample_rain_params, synthesize_rain
+from sapnet.data.rain import synthesize_rain
 from sapnet.engine.figures import choose_crop, comparison_figure
 from sapnet.hub import DEFAULT_WEIGHTS, WeightsError
 from sapnet.metrics import psnr_y, ssim_y
 
 
 def rainy_coffee(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(clean, rainy) 8-bit RGB arrays: the coffee photo with veil-free heavy synthetic rain."""
+    """(clean, rainy) 8-bit RGB arrays: the coffee photo with heavy synthetic rain."""
     clean = skimage.data.coffee()
-    rng = np.random.default_rng(seed)
-    params = sample_rain_params("heavy", rng, veil=False)
-    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
+    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, "heavy", np.random.default_rng(seed))
     return clean, np.round(rainy * 255.0).astype(np.uint8)
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from sapnet.data.files import DataError, list_images, read_rgb
 from sapnet.data.pairs import find_pairs
-from sapnet.data.rain import PRESETS, VeilPrior, sample_rain_params, synthesize_rain
+from sapnet.data.rain import PRESETS, VeilPrior, pseudo_depth, sample_rain_params, synthesize_rain
 
 T = TypeVar("T")
 
@@ -74,7 +74,8 @@ class PairedDataset(Dataset):
 class SyntheticRainDataset(Dataset):
     """Clean photos with fresh synthetic rain (:mod:`sapnet.data.rain`) on every epoch.
 
-    Item ``i`` crops clean photo ``i mod N`` and rains on the crop (cheaper than raining on the
+    Photos come from one folder or several (their images in order, folder after folder). Item
+    ``i`` crops clean photo ``i mod N`` and rains on the crop (cheaper than raining on the
     whole photo), with crop position, preset and rain all drawn from a generator seeded by
     ``(seed, epoch, i)``: repeatable, yet different after :meth:`set_epoch`. Call ``set_epoch``
     before each epoch's DataLoader iterator is created; workers created with
@@ -88,7 +89,7 @@ class SyntheticRainDataset(Dataset):
 
     def __init__(
         self,
-        clean_dir: str | os.PathLike,
+        clean_dirs: str | os.PathLike | Sequence[str | os.PathLike],
         crop: int | None = 100,
         presets: Sequence[str] = ("light", "heavy"),
         seed: int = 0,
@@ -96,7 +97,9 @@ class SyntheticRainDataset(Dataset):
         cache: bool = False,
         veil: VeilPrior | None = None,
     ) -> None:
-        self.files = list_images(clean_dir)
+        if isinstance(clean_dirs, (str, os.PathLike)):
+            clean_dirs = [clean_dirs]
+        self.files = [path for folder in clean_dirs for path in list_images(folder)]
         self.veil = veil
         if not presets or any(preset not in PRESETS for preset in presets):
             raise ValueError(f"presets must be a non-empty choice among {', '.join(PRESETS)}, got {presets!r}")
@@ -120,17 +123,18 @@ class SyntheticRainDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        clean = self._clean_photo(index % len(self.files))
+        clean = pad_to_size(self._clean_photo(index % len(self.files)), self.crop or 1)
+        # Depth belongs to the whole photo (its horizon), so it is drawn there and cropped with it.
+        depth = pseudo_depth(clean.shape[:2], rng)[..., None]
         if self.crop is not None:
-            clean = pad_to_size(clean, self.crop)
             top = int(rng.integers(clean.shape[0] - self.crop + 1))
             left = int(rng.integers(clean.shape[1] - self.crop + 1))
-            clean = crop_at(clean, top, left, self.crop)
+            clean, depth = crop_at(clean, top, left, self.crop), crop_at(depth, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
         params = sample_rain_params(self.presets[rng.integers(len(self.presets))], rng)
         if self.veil is not None:
             params = replace(params, veil=self.veil.sample(rng))
-        rainy = synthesize_rain(clean, params, rng)
+        rainy = synthesize_rain(clean, params, rng, depth=depth[..., 0])
         return to_tensor(rainy), to_tensor(clean)
 
     def _clean_photo(self, file_index: int) -> np.ndarray:

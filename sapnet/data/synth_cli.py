@@ -29,15 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=(*PRESETS, MIXED),
         default=MIXED,
-        help="rain strength: light (like Rain100L), heavy (like Rain100H), or mixed: either, "
-        "picked per photo (default: %(default)s)",
+        help="rain: drizzle, light (like Rain100L), heavy (like Rain100H), storm (rain in fog, like "
+        "RainCityscapes), or mixed: one of them picked per photo (default: %(default)s)",
     )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--limit", type=_positive_int, help="use only the first N photos, in name order")
     parser.add_argument(
-        "--no-veil",
+        "--no-fog",
         action="store_true",
-        help="leave out the heavy preset's haze veil (the streaks stay the same)",
+        help="leave out the preset's fog and haze (the streaks stay the same)",
     )
 
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
             rng = np.random.default_rng((args.seed, index))
             preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
-            _write_pair(photo, preset, rng, rainy_dir, clean_dir, no_veil=args.no_veil)
+            _write_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog)
         except (DataError, OSError) as error:
             tqdm.write(f"sapnet synth: {error}", file=sys.stderr)
             failures += 1
@@ -78,10 +78,10 @@ def _prepare_output(out_dir: Path, source_dir: Path) -> tuple[Path, Path]:
 
 
 def _write_pair(
-    photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path, no_veil: bool = False
+    photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path, fog: bool = True
 ) -> None:
     clean = read_rgb(photo)
-    params = sample_rain_params(preset, rng, veil=not no_veil)
+    params = sample_rain_params(preset, rng, fog=fog)
     rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
     clean_path = clean_dir / f"{photo.stem}.png"
     Image.fromarray(clean).save(clean_path)

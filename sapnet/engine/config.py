@@ -19,14 +19,14 @@ DEFAULTS: dict[str, Any] = {
     "loss": {},  # see sapnet.losses.combined.DEFAULT_CONFIG; empty means the paper's four terms
     "data": {
         "train": None,  # a paired folder (rainy/ + clean/, input/ + target/, or rain-N/norain-N)
-        "synthetic": None,  # or a folder of clean photos: fresh synthetic rain every epoch
+        "synthetic": None,  # or a folder (or list of folders) of clean photos: fresh synthetic rain every epoch
         "presets": ["light", "heavy"],
         "epoch_length": None,  # synthetic items per epoch (default: one per photo)
         "veil": None,  # {probability, maximum}: draw the haze veil apart from the presets (sapnet.data.rain.VeilPrior)
         "crop": 100,
         "augment": True,
         "subset": 1.0,
-        "val": None,  # a paired folder scored every `val_every` epochs
+        "val": None,  # a paired folder, or a list of them, scored every `val_every` epochs
         "val_limit": 10,
         "workers": 2,
     },
@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "amp_cpu": "auto",  # bf16, off, or auto: bf16 where the CPU has AMX units (2-3× faster steps)
         "init_from": None,  # start from these weights (a name from sapnet.hub or a checkpoint path)
         "checkpoint_every": 200,
+        "snapshot_every": None,  # also keep the weights of every N-th step (snapshots/step_N.safetensors)
         "log_every": 10,
         "val_every": 1,
         "max_nonfinite": 20,  # consecutive non-finite losses before the run stops

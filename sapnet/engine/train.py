@@ -269,22 +269,28 @@ class Trainer:
             tqdm.write("TensorBoard logging off: `pip install tensorboard` to turn it on (CSV logs are written anyway)")
 
     # -- validation ----------------------------------------------------------------------------
-    def validate(self) -> dict[str, float] | None:
+    def validate(self) -> dict[str, dict[str, float]] | None:
+        """Mean scores on each validation folder (``data.val``: one or a list), a val.csv row each."""
         data = self.config["data"]
         if data["val"] is None or not self.main:
             return None
-        dataset = PairedDataset(data["val"], crop=None, augment=False)
-        limit = len(dataset) if data["val_limit"] is None else min(data["val_limit"], len(dataset))
+        folders = [data["val"]] if isinstance(data["val"], (str, os.PathLike)) else data["val"]
         self.model.eval()
-        scores = []
-        for index in range(limit):
-            rainy, clean = dataset[index]
-            output = derain_tensor(self.model, rainy[None])[0]
-            scores.append(score_pair(output, clean))
+        results = {}
+        for folder in folders:
+            dataset = PairedDataset(folder, crop=None, augment=False)
+            limit = len(dataset) if data["val_limit"] is None else min(data["val_limit"], len(dataset))
+            scores = []
+            for index in range(limit):
+                rainy, clean = dataset[index]
+                output = derain_tensor(self.model, rainy[None])[0]
+                scores.append(score_pair(output, clean))
+            mean = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+            name = Path(folder).name
+            self._log("val.csv", {"step": self.step, "epoch": self.epoch, "set": name, "images": limit, **mean})
+            results[name] = mean
         self.model.train()
-        mean = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
-        self._log("val.csv", {"step": self.step, "epoch": self.epoch, "images": limit, **mean})
-        return mean
+        return results
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> Path:
@@ -352,6 +358,8 @@ class Trainer:
                                             "nonfinite": self.nonfinite, "seconds": round(time.time() - started, 2), **terms})
                 if self.step % run["checkpoint_every"] == 0:
                     self.save()
+                if self.main and run["snapshot_every"] and self.step % run["snapshot_every"] == 0:
+                    save_checkpoint(self.model, self.out_dir / "snapshots" / f"step_{self.step}.safetensors", metadata={"step": str(self.step)})
                 if self.step >= total:
                     break
             if self.batch_in_epoch >= len(batches):
@@ -360,8 +368,8 @@ class Trainer:
                 self.scheduler.step()
                 if self.epoch % run["val_every"] == 0:
                     scores = self.validate()
-                    if scores is not None:
-                        progress.write(f"epoch {self.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                    for name, mean in (scores or {}).items():
+                        progress.write(f"epoch {self.epoch} {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
         progress.close()
         self.save()
         if self.tensorboard is not None:
