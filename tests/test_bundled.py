@@ -37,15 +37,20 @@ def test_derain_runs_without_weights_flag(tmp_path):
     assert torch.is_tensor(sapnet.derain(torch.rand(3, 8, 8)))
 
 
-def test_the_second_stage_config_fine_tunes_a_shipped_model_without_the_veil(tmp_path):
+def test_the_v3_config_trains_on_every_preset_and_keeps_the_benchmarks_out(tmp_path):
     from pathlib import Path
 
+    from sapnet.data.rain import PRESETS
     from sapnet.engine.config import load_config
     from sapnet.engine.train import build_dataset
 
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v3.yaml")
+    data = config["data"]
+    assert set(data["presets"]) == set(PRESETS)
+    assert [Path(folder).name for folder in data["synthetic"]] == ["clean_bsds", "clean_urban100", "clean_sunhays80"]
+    assert [Path(folder).name for folder in data["val"]] == ["rain100l", "raincityscapes100"]
+    assert Path(config["run"]["init_from"]).name == "sapnet_official_model11.pth"
     Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(tmp_path / "black.png")
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v2.yaml", [f"data.synthetic={tmp_path}", "data.crop=24"])
-    assert config["run"]["init_from"] in BUNDLED and config["data"]["presets"] == ["light", "heavy"]
-    dataset = build_dataset(config["data"], seed=0)
-    # on a black photo any veil would lift the darkest pixel; heavy rain comes without one here
-    assert all(dataset[i][0].min() == 0 for i in range(8))
+    small = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v3.yaml", [f"data.synthetic=[{tmp_path}]", "data.crop=24"])
+    rainy, clean = build_dataset(small["data"], seed=0)[5]
+    assert rainy.shape == clean.shape == (3, 24, 24) and rainy.max() > 0

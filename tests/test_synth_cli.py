@@ -42,7 +42,7 @@ def test_end_to_end_with_a_broken_photo(tmp_path, capsys):
     clean_b = np.asarray(Image.open(tmp_path / "out" / "clean" / "b.png"))
     assert np.array_equal(clean_b, np.asarray(Image.open(photos / "b.png")))  # lossless copy
     rainy_b = np.asarray(Image.open(tmp_path / "out" / "rainy" / "b.png"))
-    assert (rainy_b >= clean_b).all() and (rainy_b > clean_b).any()
+    assert rainy_b.shape == clean_b.shape and rainy_b.mean() > clean_b.mean() + 5  # rain adds light
     assert {path.name: path.read_bytes() for path in photos.iterdir()} == before
     assert len(PairedDataset(tmp_path / "out", crop=16)) == 2
 
@@ -83,20 +83,19 @@ def test_missing_or_empty_input_folder(tmp_path, capsys):
     assert "nowhere: no such folder" in errors and "empty: folder has no images" in errors
 
 
-@pytest.mark.parametrize("argv", [["--preset", "drizzle"], ["--limit", "0"], ["--seed", "-1"]])
+@pytest.mark.parametrize("argv", [["--preset", "hail"], ["--limit", "0"], ["--seed", "-1"]])
 def test_bad_options(tmp_path, argv):
     with pytest.raises(SystemExit):
         synth(tmp_path, tmp_path / "out", *argv)
 
 
-def test_no_veil_keeps_the_same_streaks_without_the_haze(tmp_path):
+def test_no_fog_leaves_the_depth_dependent_fog_out(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
-    Image.fromarray(np.zeros((40, 60, 3), dtype=np.uint8)).save(photos / "black.png")
-    assert synth(photos, tmp_path / "veiled", "--preset", "heavy", "--seed", "4") == 0
-    assert synth(photos, tmp_path / "plain", "--preset", "heavy", "--seed", "4", "--no-veil") == 0
-    veiled, plain = (np.asarray(Image.open(tmp_path / name / "rainy" / "black.png")).astype(int) for name in ("veiled", "plain"))
-    assert veiled.min() >= 25 and plain.min() == 0  # the heavy veil (0.1 or more) lifts even black
-    # the screen blend with veil v maps x to 1 - (1 - x)(1 - v): same streaks, then the veil
-    veil = veiled.min() / 255
-    assert np.abs(veiled - np.round(255 * (1 - (1 - plain / 255) * (1 - veil)))).max() <= 2
+    Image.fromarray(np.zeros((60, 60, 3), dtype=np.uint8)).save(photos / "black.png")
+    assert synth(photos, tmp_path / "fog", "--preset", "storm", "--seed", "4") == 0
+    assert synth(photos, tmp_path / "plain", "--preset", "storm", "--seed", "4", "--no-fog") == 0
+    fogged, plain = (np.asarray(Image.open(tmp_path / name / "rainy" / "black.png")).astype(float) for name in ("fog", "plain"))
+    # the fog lifts black towards its grey airlight, more far away (the pseudo-depth's top) than near
+    assert np.median(fogged[:15]) > np.median(fogged[-15:]) + 20
+    assert np.median(fogged[:15]) > np.median(plain[:15]) + 20 and plain.max() > 60  # streaks, and no fog
