@@ -227,6 +227,7 @@ TERM_CONFIGS = {
     "l1-cl": {**OFF, "contrastive": {"weight": 0.1, "kind": "l1"}},
     "lpips": {**OFF, "lpips": {"weight": 0.1, "weights": "random", "size": 64}},
     "segmentation": {**OFF, "segmentation": {"weight": 0.1, "encoder": "mobilenet_v2", "weights": "random"}},
+    "pixel-l1": {**OFF, "l1": 1.0},
 }
 
 
@@ -253,6 +254,15 @@ def test_total_is_the_weighted_sum_of_logged_terms():
     assert total.item() == pytest.approx(logged["ssim"] + 0.5 * logged["contrastive"]) == logged["total"]
 
 
+def test_pixel_l1_sees_a_brightness_offset_that_ssim_hardly_sees():
+    loss = SAPNetLoss({"contrastive": 0, "lpips": 0, "segmentation": 0, "l1": 1.0})
+    _, clean, rainy = images()
+    darker = (clean - 0.03).clamp(0, 1)
+    _, logged = loss(darker, clean, rainy)
+    assert logged["l1"] == pytest.approx((darker - clean).abs().mean().item())
+    assert logged["l1"] > 0.025 and -logged["ssim"] > 0.99  # SSIM still calls the darker image almost perfect
+
+
 def test_ssim_stays_float32_under_bf16_autocast():
     loss = SAPNetLoss({"contrastive": {"kind": "l1", "weight": 0.5}, "lpips": 0, "segmentation": 0})
     derained, clean, rainy = images()
@@ -271,6 +281,7 @@ def test_default_config_is_the_papers():
         "contrastive": 0.1,
         "lpips": 0.1,
         "segmentation": 0.1,
+        "l1": 0.0,  # no pixel term in the paper
     }
     assert (config["contrastive"]["kind"], config["lpips"]["net"], config["lpips"]["size"]) == ("pcl", "alex", 256)
     assert config["segmentation"]["encoder"] == "resnet101"
