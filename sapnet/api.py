@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from PIL import Image
 
 from sapnet.engine.fast import make_runner
-from sapnet.engine.infer import DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor
+from sapnet.engine.infer import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, derain_checked
 from sapnet.hub import load_model
-from sapnet.images import from_pil, to_pil
+from sapnet.images import ImageError, from_pil, frames_note, to_pil
 from sapnet.models.sapnet import SAPNet
 
 
@@ -32,28 +34,35 @@ def derain(
       shape and dtype (alpha kept).
     - Tensor: (3, H, W) or (N, 3, H, W) float in [0, 1]; returns the same shape.
 
+    Empty images, NaN or infinite values and values outside the ranges above (a float array in
+    0..255, a uint8 tensor) raise :class:`sapnet.images.ImageError` (a ValueError); a multi-frame
+    PIL image (animated GIF, multi-page TIFF) warns that only its first frame is derained.
+
     ``model`` is a loaded :class:`SAPNet`, a weights name or path, or None for the bundled model.
     Large images are tiled as in :func:`sapnet.engine.infer.derain_tensor` (``max_pixels=None``:
     its default for the engine in use).
     """
+    check_tiling(max_pixels, tile, overlap)
     if not isinstance(model, torch.nn.Module):
         model = load_model(model)
     model = make_runner(model, "auto")  # the fast CPU engine where it applies, as `sapnet derain`
 
     def run(rgb: torch.Tensor) -> torch.Tensor:
-        return derain_tensor(model, rgb[None], max_pixels, tile, overlap)[0]
+        return derain_checked(model, rgb[None], max_pixels, tile, overlap)[0]
 
     if isinstance(image, Image.Image):
         loaded = from_pil(image)
+        if loaded.frames > 1:
+            warnings.warn(frames_note(loaded.frames), stacklevel=2)
         return to_pil(run(loaded.rgb), loaded)
     if isinstance(image, np.ndarray):
         return _derain_array(image, run)
     if isinstance(image, torch.Tensor):
+        if image.dim() not in (3, 4) or image.shape[-3] != 3:
+            raise ImageError(f"expected a (3, H, W) or (N, 3, H, W) tensor, got shape {tuple(image.shape)}")
         if image.dim() == 3:
-            return run(image.float())
-        if image.dim() == 4:
-            return derain_tensor(model, image.float(), max_pixels, tile, overlap)
-        raise ValueError(f"expected a (3, H, W) or (N, 3, H, W) tensor, got shape {tuple(image.shape)}")
+            return run(image)
+        return derain_checked(model, image, max_pixels, tile, overlap)
     raise TypeError(f"cannot derain a {type(image).__name__}; pass a PIL image, NumPy array or tensor")
 
 
@@ -71,7 +80,7 @@ def _derain_array(array: np.ndarray, run) -> np.ndarray:
     elif array.ndim == 3 and array.shape[2] in (3, 4):
         colour, alpha = array[..., :3], array[..., 3:] if array.shape[2] == 4 else None
     else:
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")
+        raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")
     rgb = torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1), dtype=np.float32) / scale)
     result = run(rgb).numpy().transpose(1, 2, 0)
     if array.ndim == 2:

@@ -2,7 +2,9 @@
 
 The network sees RGB in [0, 1]. How each kind of input gets there and back:
 
-- **EXIF orientation** is applied on reading; the output is written upright (no orientation tag).
+- **EXIF orientation** is applied on reading; the output is written upright, its EXIF kept with
+  the orientation reset to 1 (normal). The **ICC profile** is kept where it describes the output's
+  colour space (RGB, or gray for grayscale; a CMYK or broken profile is dropped).
 - **Grayscale** (L, 16-bit I;16, 32-bit I, F): replicated to RGB, derained, and written back as
   grayscale (ITU-R 601 luma) at the input's bit depth where the output format allows it.
 - **Alpha** (RGBA, LA, PA, palette with transparency): the colour is derained, the alpha channel
@@ -12,20 +14,27 @@ The network sees RGB in [0, 1]. How each kind of input gets there and back:
 - **16-bit**: 16-bit grayscale keeps 16 bits in PNG/TIFF outputs. Pillow reads 16-bit-per-channel
   colour PNGs as 8-bit RGB, so those come out as 8-bit colour.
 - **CMYK, YCbCr, LAB**: converted to RGB; the output is RGB.
+- **Float** (F, e.g. a float TIFF): values must be in [0, 1]; NaN, infinity or a 0..255 range
+  are refused (see :func:`sapnet.engine.infer.check_pixels`), never clipped into a blank image.
+- **Several frames** (animated GIF, multi-page TIFF): the first frame is derained;
+  :attr:`LoadedImage.frames` tells the caller, which says so.
 """
 
 from __future__ import annotations
 
 import glob
+import io
 import os
+import struct
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageOps
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_MEGAPIXELS = 250.0  # decompression-bomb limit; a 24 MP photo is far below it
@@ -37,6 +46,10 @@ class ImageError(ValueError):
     """An input or output image that cannot be used; the message names the file and the problem."""
 
 
+class OutputExistsError(ImageError):
+    """The output file exists (perhaps written by another run meanwhile) and may not be replaced."""
+
+
 @dataclass
 class LoadedImage:
     """An image as the network sees it, plus what is needed to write it back faithfully."""
@@ -45,6 +58,27 @@ class LoadedImage:
     alpha: np.ndarray | None  # (H, W) in the input's own range, or None
     grayscale: bool
     sixteen_bit: bool
+    frames: int = 1  # more than 1: an animated or multi-page file, of which ``rgb`` is the first frame
+    icc_profile: bytes | None = None  # kept only where it fits the output's colour space
+    exif: bytes | None = None  # with the orientation reset to 1, since the pixels are upright
+
+
+def frames_note(frames: int) -> str:
+    """What to tell the user about a file with several frames."""
+    return f"has {frames} frames (animated or multi-page); only the first is derained"
+
+
+@contextmanager
+def _without_pillow_pixel_limit():
+    """Pillow refuses images over twice its own limit (about 179 MP) when it opens them, whatever
+    ``max_megapixels`` says, and with its own message; lift it while :func:`read_image` opens a
+    file, which checks the size against ``max_megapixels`` before decoding any pixel."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> LoadedImage:
@@ -53,9 +87,11 @@ def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path}: empty file (0 bytes)")
+        # Pillow's warnings (corrupt EXIF, odd chunks) are several lines of noise about data
+        # that is dropped or repaired anyway; a file it cannot decode still raises
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            warnings.simplefilter("ignore")
+            with _without_pillow_pixel_limit(), Image.open(path) as image:
                 megapixels = image.width * image.height / 1e6
                 if megapixels > max_megapixels:
                     raise ImageError(
@@ -63,7 +99,10 @@ def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
                         f"{max_megapixels:g} MP limit (possible decompression bomb; raise --max-megapixels)"
                     )
                 image.load()
-                return from_pil(image)
+                try:
+                    return from_pil(image)
+                except ImageError as problem:
+                    raise ImageError(f"{path}: {problem}") from None
     except ImageError:
         raise
     except FileNotFoundError:
@@ -74,9 +113,11 @@ def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
         raise ImageError(f"{path}: permission denied") from None
     except Image.UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (unrecognised format)") from None
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"{path}: refused as a possible decompression bomb ({error})") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except OSError as error:
+        if error.strerror:  # the file system's refusal (a symlink loop, a name too long…), not the decoder's
+            raise ImageError(f"{path}: cannot read ({error.strerror})") from None
+        raise ImageError(f"{path}: cannot decode ({_describe(error)})") from None
+    except (SyntaxError, ValueError) as error:
         raise ImageError(f"{path}: cannot decode ({_describe(error)})") from None
 
 
@@ -87,9 +128,40 @@ def _describe(error: Exception) -> str:
     return text or error.__class__.__name__
 
 
+def _upright_exif(image: Image.Image) -> bytes | None:
+    """The EXIF block of ``image`` with the orientation tag (if any) reset to 1, or None when it
+    has none or it cannot be re-encoded (a corrupt block is dropped rather than copied)."""
+    try:
+        exif = image.getexif()
+        if not exif:
+            return None
+        if ExifTags.Base.Orientation in exif:
+            exif[ExifTags.Base.Orientation] = 1
+        return exif.tobytes()
+    except (OSError, ValueError, TypeError, struct.error):
+        return None
+
+
+def _fitting_icc(profile: bytes | None, grayscale: bool) -> bytes | None:
+    """``profile`` if it describes the output's colour space: a CMYK or Lab input's profile
+    does not fit its RGB output, and a profile that does not parse is not worth copying."""
+    if not profile:
+        return None
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    return profile if space == ("GRAY" if grayscale else "RGB") else None
+
+
 def from_pil(image: Image.Image) -> LoadedImage:
     """Convert a decoded PIL image (any mode) to what the network sees, orientation applied."""
+    frames = getattr(image, "n_frames", 1)
+    icc_profile = image.info.get("icc_profile")
+    # transposed first: a copy whose EXIF has lost its orientation tag, so the caller's image
+    # is not changed and the tag read by exif_transpose is still the original one
     image = ImageOps.exif_transpose(image)
+    exif = _upright_exif(image)
     alpha = None
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -103,22 +175,29 @@ def from_pil(image: Image.Image) -> LoadedImage:
         if image.mode == "1":
             gray = array.astype(np.float32)
         elif image.mode == "F":
-            gray = np.clip(array.astype(np.float32), 0.0, 1.0)
+            gray = array.astype(np.float32)  # unclipped, so check_pixels sees a wrong range
         elif sixteen_bit:
             gray = array.astype(np.float32) / 65535.0
         else:
             gray = array.astype(np.float32) / 255.0
         rgb = torch.from_numpy(np.ascontiguousarray(gray))[None].expand(3, -1, -1).contiguous()
-        return LoadedImage(rgb, alpha, grayscale=True, sixteen_bit=sixteen_bit)
+        return LoadedImage(rgb, alpha, True, sixteen_bit, frames, _fitting_icc(icc_profile, True), exif)
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     rgb = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
-    return LoadedImage(rgb, alpha, grayscale=False, sixteen_bit=False)
+    return LoadedImage(rgb, alpha, False, False, frames, _fitting_icc(icc_profile, False), exif)
 
 
 def to_pil(rgb: torch.Tensor, like: LoadedImage | None = None, suffix: str = ".png") -> Image.Image:
     """Turn a derained (3, H, W) tensor back into a PIL image shaped like the input ``like``."""
+    image = _to_pil_pixels(rgb, like, suffix.lower())
+    if like is not None:
+        # kept in ``info`` (as Pillow does on reading), where write_image and PIL's save find them
+        image.info.update({key: value for key, value in (("icc_profile", like.icc_profile), ("exif", like.exif)) if value})
+    return image
+
+
+def _to_pil_pixels(rgb: torch.Tensor, like: LoadedImage | None, suffix: str) -> Image.Image:
     rgb = rgb.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
-    suffix = suffix.lower()
     if like is not None and like.grayscale:
         luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         if like.sixteen_bit and suffix in _SIXTEEN_BIT_FORMATS:
@@ -138,20 +217,56 @@ def _alpha_8bit(alpha: np.ndarray) -> np.ndarray:
     return alpha if alpha.dtype == np.uint8 else np.round(alpha / alpha.max() * 255).astype(np.uint8)
 
 
-def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95) -> None:
-    """Save atomically (temporary file, then rename), so a failed write leaves nothing half-done."""
-    path = Path(path)
-    options = {"quality": quality} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+def writable_format(suffix: str) -> str | None:
+    """The Pillow format that writes files ending in ``suffix`` (any case), or None."""
+    name = Image.registered_extensions().get(suffix.lower())
+    return name if name in Image.SAVE else None
+
+
+def _publish_exclusively(tmp: str, path: Path) -> None:
+    """Give the finished ``tmp`` the name ``path`` only if no file has it (FileExistsError
+    otherwise): a hard link is created atomically or not at all, so of two runs writing the same
+    output one wins and the other is told, where a rename would silently replace."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        # no hard links on this file system (FAT, some network mounts): claim the name with an
+        # exclusive create, then rename over the claim (an empty file shows for that moment)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        os.replace(tmp, path)
+
+
+def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95, overwrite: bool = True) -> None:
+    """Save atomically (temporary file, then rename), so a failed write leaves nothing half-done.
+
+    The temporary name is short, so a final name at the file system's limit still works. With
+    ``overwrite=False`` an existing ``path`` (even one that appeared while this image was being
+    computed) raises :class:`OutputExistsError` and is left alone. The image's ``icc_profile``
+    and ``exif`` info (see :func:`to_pil`) are written where the format stores them.
+    """
+    path = Path(path)
+    format_name = writable_format(path.suffix)
+    if format_name is None:
+        raise ImageError(f"{path}: Pillow cannot write {path.suffix or 'a file without an extension'}")
+    options = {"quality": quality} if format_name in ("JPEG", "WEBP") else {}
+    options.update({key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)})
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sapnet-", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise ImageError(f"{path}: cannot write to {path.parent} ({error.strerror or error})") from None
-    os.close(fd)
     try:
-        image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **options)
-        os.replace(tmp, path)
-    except (OSError, KeyError, ValueError) as error:
-        raise ImageError(f"{path}: cannot write ({error})") from None
+        os.close(fd)
+        image.save(tmp, format=format_name, **options)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_exclusively(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: exists") from None
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{path}: cannot write ({getattr(error, 'strerror', None) or error})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -171,18 +286,23 @@ def list_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     errors: list[str] = []
     for item in inputs:
         candidate = Path(item)
-        if candidate.is_dir():
-            found = sorted(p for p in candidate.iterdir() if is_image_file(p))
-            if not found:
-                errors.append(f"{candidate}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
-            paths.extend(found)
-        elif candidate.exists() or candidate.is_symlink():
-            paths.append(candidate)
-        elif glob.has_magic(item):
-            found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
-            if not found:
-                errors.append(f"{item}: pattern matches no file")
-            paths.extend(found)
-        else:
-            errors.append(f"{item}: no such file or folder")
+        try:
+            if candidate.is_symlink() and not candidate.exists():
+                candidate.stat()  # raises why the link leads nowhere: a loop, a missing target
+            if candidate.is_dir():
+                found = sorted(p for p in candidate.iterdir() if is_image_file(p))
+                if not found:
+                    errors.append(f"{candidate}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+                paths.extend(found)
+            elif candidate.exists():
+                paths.append(candidate)
+            elif glob.has_magic(item):
+                found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+                if not found:
+                    errors.append(f"{item}: pattern matches no file")
+                paths.extend(found)
+            else:
+                errors.append(f"{item}: no such file or folder")
+        except OSError as error:
+            errors.append(f"{item}: cannot be read ({error.strerror or error})")
     return paths, errors

@@ -100,6 +100,26 @@ def test_read_rgb_converts_to_rgb(tmp_path):
     assert image.shape == (4, 5, 3) and image.dtype == np.uint8 and (image == 200).all()
 
 
+def test_read_rgb_scales_16_bit_grayscale_instead_of_clipping_it(tmp_path):
+    # Pillow's convert("RGB") clips I;16 values above 255 to white; read_rgb must scale 0..65535.
+    gray = np.linspace(20000, 40000, 4 * 6).reshape(4, 6).astype(np.uint16)
+    Image.fromarray(gray).save(tmp_path / "gray16.png")
+    assert Image.open(tmp_path / "gray16.png").mode.startswith("I;16")
+    image = read_rgb(tmp_path / "gray16.png")
+    assert image.shape == (4, 6, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[..., 0], image[..., 2])
+    assert np.abs(image[..., 0] / 255.0 - gray / 65535.0).max() <= 0.5 / 255 + 1e-6  # 0.31 .. 0.61, not 1.0
+    from sapnet.images import read_image  # the same pixels as sapnet derain sees, to 8 bits
+
+    assert np.abs(image / 255.0 - read_image(tmp_path / "gray16.png").rgb.permute(1, 2, 0).numpy()).max() <= 0.5 / 255 + 1e-6
+
+
+def test_read_rgb_refuses_float_pixels_outside_0_1(tmp_path):
+    Image.fromarray(np.full((4, 4), 200.0, np.float32), mode="F").save(tmp_path / "float.tif")
+    with pytest.raises(DataError, match=r"float\.tif: cannot read image: float pixel values outside \[0, 1\]"):
+        read_rgb(tmp_path / "float.tif")
+
+
 @pytest.mark.parametrize("content", [b"", b"not an image at all"])
 def test_unreadable_image_is_named(tmp_path, content):
     broken = tmp_path / "broken.png"

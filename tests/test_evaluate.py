@@ -286,7 +286,7 @@ def test_checkpoint_that_is_not_one(tmp_path, cli):
     _paired(tmp_path / "data", count=1)
     (tmp_path / "junk.pth").write_bytes(b"junk")
     code, _, errors = cli("evaluate", "-m", tmp_path / "junk.pth", "-d", tmp_path / "data", "-o", tmp_path / "out", "-q")
-    assert code == 1 and len(errors) == 1 and errors[0].startswith(f"error: model junk: {tmp_path / 'junk.pth'}: cannot read")
+    assert code == 1 and len(errors) == 1 and errors[0].startswith(f"error: model junk: {tmp_path / 'junk.pth'}: not a loadable checkpoint")
 
 
 # -- efficiency -------------------------------------------------------------------------------

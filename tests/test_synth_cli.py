@@ -99,3 +99,37 @@ def test_no_fog_leaves_the_depth_dependent_fog_out(tmp_path):
     # the fog lifts black towards its grey airlight, more far away (the pseudo-depth's top) than near
     assert np.median(fogged[:15]) > np.median(fogged[-15:]) + 20
     assert np.median(fogged[:15]) > np.median(plain[:15]) + 20 and plain.max() > 60  # streaks, and no fog
+
+
+def test_existing_pairs_are_kept_without_overwrite(tmp_path, capsys):
+    photos = make_photos(tmp_path / "photos")
+    (photos / "broken.jpg").unlink()
+    out = tmp_path / "out"
+    assert synth(photos, out, "--seed", "1") == 0
+    (out / "rainy" / "a.png").write_bytes(b"mine")  # an output that must not be lost
+    before = {path: path.read_bytes() for path in out.rglob("*.png")}
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(photos / "c.png")  # a new photo: the rest goes on
+    capsys.readouterr()
+
+    assert synth(photos, out, "--seed", "1") == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert [line for line in errors if line.startswith("error")] == [
+        f"error: {out / 'rainy' / 'a.png'}: exists (pass --overwrite to replace it)",
+        f"error: {out / 'rainy' / 'b.png'}: exists (pass --overwrite to replace it)",
+    ]
+    assert {path: path.read_bytes() for path in before} == before  # untouched
+    assert (out / "rainy" / "c.png").exists() and (out / "clean" / "c.png").exists()
+
+    assert synth(photos, out, "--seed", "1", "--overwrite") == 0
+    assert Image.open(out / "rainy" / "a.png").size == (32, 24)  # replaced by a real pair
+    assert not list(out.rglob(".*"))  # no temporary files left behind
+
+
+def test_a_16_bit_grayscale_photo_is_not_clipped_to_white(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    gray = np.linspace(20000, 40000, 24 * 32).reshape(24, 32).astype(np.uint16)
+    Image.fromarray(gray).save(photos / "gray16.png")
+    assert synth(photos, tmp_path / "out", "--preset", "drizzle") == 0
+    clean = np.asarray(Image.open(tmp_path / "out" / "clean" / "gray16.png")).astype(float) / 255
+    assert clean.shape == (24, 32, 3) and np.abs(clean[..., 1] - gray / 65535).max() < 0.003  # 0.3..0.6, not 1.0

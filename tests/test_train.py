@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sapnet.engine.config import ConfigError, load_config
+from sapnet.cli import main
+from sapnet.engine.config import DEFAULTS, SETTINGS, ConfigError, load_config
 from sapnet.engine.train import Trainer, TrainingError, build_dataset, epoch_batches
 from sapnet.models import load_checkpoint
 
@@ -150,8 +152,8 @@ def test_bf16_autocast_on_the_cpu_trains(pairs, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "bf16" / "train.csv")))
     assert len(rows) == 3 and all(np.isfinite(float(row["total"])) for row in rows)
     assert not torch.equal(before, trainer.model.decoder.weight) and trainer.model.decoder.weight.dtype == torch.float32
-    with pytest.raises(TrainingError, match="bf16, off or auto"):
-        Trainer(tiny_config(pairs, tmp_path / "fp16", "run.amp_cpu=fp16"))
+    with pytest.raises(ConfigError, match="run.amp_cpu: must be bf16, off or auto"):
+        tiny_config(pairs, tmp_path / "fp16", "run.amp_cpu=fp16")
 
 
 @pytest.mark.parametrize("amx", [True, False])
@@ -221,5 +223,168 @@ def test_config_veil_reaches_the_synthetic_dataset(pairs, tmp_path):
     assert dataset.veil.probability == 0.3 and dataset.veil.maximum == 0.1
     assert build_dataset(load_config(None, [f"data.synthetic={clean_only}"])["data"], seed=0).dataset.veil is None
     for bad in ("{prob: 0.5}", "0.5", "{probability: 2}"):
-        with pytest.raises(TrainingError, match="data.veil"):
-            build_dataset(load_config(None, [f"data.synthetic={clean_only}", f"data.veil={bad}"])["data"], seed=0)
+        with pytest.raises(ConfigError, match="data.veil: must be"):
+            load_config(None, [f"data.synthetic={clean_only}", f"data.veil={bad}"])
+
+
+# --- hostile inputs (issue 14): one line naming the key or file, exit 2, nothing lost ----------
+
+
+def _train_cli(capsys, *argv):
+    """``sapnet train ARGV`` in this process: (exit code, stderr lines)."""
+    code = main(["train", *map(str, argv)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lr=fast", "optim.lr: must be a number > 0, got 'fast'"),
+        ("optim.lr=-1e-3", "optim.lr: must be a number > 0"),
+        ("optim.batch_size=two", "optim.batch_size: must be an integer >= 1, got 'two'"),
+        ("optim.milestones=5", "optim.milestones: must be a list of integers >= 1"),
+        ("optim.milestones=[2, x]", "optim.milestones: must be a list of integers >= 1"),
+        ("optim.epochs=0", "optim.epochs: must be an integer >= 1, got 0"),
+        ("optim.max_steps=0", "optim.max_steps: must be an integer >= 1"),
+        ("optim.milestones=[1,", "optim.milestones: cannot parse '[1,'"),
+        ("optim=5", "optim: must be a mapping of settings, got 5"),
+        ("model.stages=0", "model.stages: must be an integer >= 1, got 0"),
+        ("model.attention=big", "model.attention: must be one of"),
+        ("data.crop=-4", "data.crop: must be an integer >= 1, got -4"),
+        ("data.subset=1.5", "data.subset: must be a fraction in (0, 1]"),
+        ("data.presets=[hail]", "data.presets: must be a non-empty list of presets"),
+        ("run.checkpoint_every=0", "run.checkpoint_every: must be an integer >= 1, got 0"),
+        ("run.fast=maybe", "run.fast: must be true or false"),
+        ("run.device=toaster", "run.device: must be auto, cpu, cuda or cuda:N"),
+        ("loss.xyz=1", "loss.xyz: unknown loss term"),
+        ("loss.ssim.colour=1", "loss.ssim.colour: unknown option"),
+        ("loss.ssim.weight=heavy", "loss.ssim.weight: must be a non-negative number, got 'heavy'"),
+        ("loss.contrastive.kind=triplet", "loss.contrastive.kind: unknown contrastive kind 'triplet'"),
+        ("optim.learning_rate=1", "optim.learning_rate: unknown config key"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_key_before_any_work(pairs, tmp_path, capsys, override, message):
+    out = tmp_path / "run"
+    code, errors = _train_cli(capsys, *_tiny_overrides(pairs, out), override)
+    assert code == 2 and errors == [errors[0]] and errors[0].startswith(f"error: {message}"), errors
+    assert not out.exists()
+
+
+def test_cuda_asked_for_without_cuda_is_refused_up_front(pairs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, errors = _train_cli(capsys, *_tiny_overrides(pairs, tmp_path / "run"), "run.device=cuda")
+    assert code == 2 and errors == ["error: run.device: cuda asked for, but PyTorch sees no CUDA device here; use cpu or auto"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_file_whose_section_is_not_a_mapping_is_named(pairs, tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("optim: 5\n")
+    code, errors = _train_cli(capsys, "--config", config, *_tiny_overrides(pairs, tmp_path / "run"))
+    assert code == 2 and errors == [f"error: {config}: optim: must be a mapping of settings, got 5"]
+    config.write_text("optim: {lr: [1, 2}\n")  # not YAML: one line with the place, not PyYAML's several
+    code, errors = _train_cli(capsys, "--config", config, *_tiny_overrides(pairs, tmp_path / "run"))
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f"error: {config}: not valid YAML (") and "line 1" in errors[0]
+
+
+def test_every_setting_has_a_check_and_the_defaults_pass_it():
+    assert {section: set(checks) for section, checks in SETTINGS.items()} == {
+        section: set(values) for section, values in DEFAULTS.items() if section != "loss"
+    }
+    load_config(None, ["data.train=x"])  # the defaults, with the one required setting
+
+
+def _broken_checkpoints(pairs, tmp_path):
+    """A real checkpoint's bytes, and files that are not loadable checkpoints."""
+    trainer = Trainer(tiny_config(pairs, tmp_path / "real"))
+    trainer.out_dir.mkdir(parents=True)
+    trainer.save()
+    real = (tmp_path / "real" / "last.pt").read_bytes()
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save({"model": {}}, tmp_path / "partial.pt")
+    torch.save({"x": Path("a")}, tmp_path / "object.pt")  # a pickled object: refused by weights_only
+    state = torch.load(tmp_path / "real" / "last.pt", weights_only=True)
+    torch.save({**state, "model": {"other.weight": torch.zeros(1)}}, tmp_path / "misfit.pt")
+    return {
+        "empty": b"",
+        "truncated": real[: len(real) // 2],
+        "random bytes": np.random.default_rng(0).bytes(4096),
+        "a list": (tmp_path / "list.pt").read_bytes(),
+        "a dict without the training state": (tmp_path / "partial.pt").read_bytes(),
+        "a pickled object": (tmp_path / "object.pt").read_bytes(),
+        "weights of another network": (tmp_path / "misfit.pt").read_bytes(),
+    }
+
+
+def test_resume_from_an_unloadable_checkpoint_is_one_line(pairs, tmp_path, capsys):
+    for kind, content in _broken_checkpoints(pairs, tmp_path).items():
+        out = tmp_path / kind.replace(" ", "_")
+        out.mkdir()
+        (out / "last.pt").write_bytes(content)
+        code, errors = _train_cli(capsys, *_tiny_overrides(pairs, out), "--resume")
+        assert code == 2 and len(errors) == 1, (kind, errors)
+        assert errors[0].startswith(f"error: {out / 'last.pt'}: not a loadable checkpoint ("), (kind, errors)
+        assert "weights_only=False" not in errors[0]
+
+
+def _rows(path):
+    return list(csv.DictReader(open(path, newline="")))
+
+
+def test_resume_after_kill_9_logs_each_step_once(pairs, tmp_path, monkeypatch):
+    extra = ("run.checkpoint_every=4",)  # 3 epochs of 2 steps; checkpoint at step 4, validation each epoch
+    Trainer(tiny_config(pairs, tmp_path / "whole", *extra)).train()
+
+    killed = Trainer(tiny_config(pairs, tmp_path / "killed", *extra))
+    original = killed.loss.forward
+
+    def dies_at_step_5(derained, clean, rainy):
+        if killed.step == 5:
+            raise RuntimeError("kill -9")  # no checkpoint, as after SIGKILL
+        return original(derained, clean, rainy)
+
+    monkeypatch.setattr(killed.loss, "forward", dies_at_step_5)
+    with pytest.raises(RuntimeError, match="kill -9"):
+        killed.train()
+    log = tmp_path / "killed" / "train.csv"
+    assert [row["step"] for row in _rows(log)] == ["1", "2", "3", "4", "5"]
+    with open(log, "a") as handle:
+        handle.write("6,2,0.00")  # and a row cut short by the kill
+    Trainer(tiny_config(pairs, tmp_path / "killed", *extra), resume=True).train()
+
+    for name in ("train.csv", "val.csv"):
+        whole, resumed = _rows(tmp_path / "whole" / name), _rows(tmp_path / "killed" / name)
+        steps = [int(row["step"]) for row in resumed]
+        assert steps == sorted(steps) and len(set(map(str, zip(steps, (r.get("set") for r in resumed))))) == len(steps), name
+        assert [(r["step"], r["epoch"]) for r in resumed] == [(r["step"], r["epoch"]) for r in whole], name
+    assert [r["step"] for r in _rows(tmp_path / "killed" / "train.csv")] == ["1", "2", "3", "4", "5", "6"]
+    # exact resume: the same losses as the run that was never killed
+    assert [r["total"] for r in _rows(tmp_path / "killed" / "train.csv")] == [r["total"] for r in _rows(tmp_path / "whole" / "train.csv")]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_corrupt_photo_checkpoints_names_the_file_and_resume_goes_on(pairs, tmp_path, capsys, workers):
+    photos = tmp_path / "photos"
+    shutil.copytree(pairs / "clean", photos)  # eight 40x40 clean photos: 2 steps of 4 an epoch, 2 epochs
+    out = tmp_path / "run"
+    dropped = ("data.train", "data.workers", "run.checkpoint_every", "optim.epochs")
+    overrides = [o for o in _tiny_overrides(pairs, out) if not o.startswith(dropped)]
+    overrides += [f"data.synthetic={photos}", f"data.workers={workers}", "run.checkpoint_every=100", "optim.epochs=2"]
+    assert _train_cli(capsys, *overrides, "optim.max_steps=2")[0] == 0
+
+    bad = photos / "3.png"
+    good = bad.read_bytes()
+    bad.write_bytes(np.random.default_rng(1).bytes(300))  # garbage where a photo was
+    code, lines = _train_cli(capsys, *overrides, "--resume")
+    errors = [line for line in lines if line.startswith("error")]  # the others: the progress bar
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f"error: {bad}: cannot read image: "), lines
+    assert "checkpoint written at step" in errors[0] and not any("Traceback" in line for line in lines)
+    state = torch.load(out / "last.pt", weights_only=True)
+    logged = [int(row["step"]) for row in _rows(out / "train.csv")]
+    assert state["step"] == logged[-1] >= 2  # the last completed step, nothing learnt lost
+    assert f"checkpoint written at step {state['step']}" in errors[0]
+
+    bad.write_bytes(good)
+    assert _train_cli(capsys, *overrides, "--resume")[0] == 0
+    assert [int(row["step"]) for row in _rows(out / "train.csv")] == [1, 2, 3, 4]
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 4

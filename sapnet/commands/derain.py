@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from sapnet.engine.fast import BACKENDS, OnnxRunner, make_runner
-from sapnet.engine.infer import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, FAST_MAX_PIXELS, derain_tensor, pick_device
+from sapnet.engine.infer import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    FAST_MAX_PIXELS,
+    check_tiling,
+    derain_checked,
+    pick_device,
+)
 from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS, WeightsError, load_model
-from sapnet.images import DEFAULT_MAX_MEGAPIXELS, IMAGE_EXTENSIONS, ImageError, list_images, read_image, to_pil, write_image
+from sapnet.images import (
+    DEFAULT_MAX_MEGAPIXELS,
+    IMAGE_EXTENSIONS,
+    ImageError,
+    OutputExistsError,
+    frames_note,
+    list_images,
+    read_image,
+    to_pil,
+    write_image,
+)
 
 HELP = "derain images (files, folders or glob patterns) into an output folder"
 
@@ -55,7 +78,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _output_path(source: Path, out_dir: Path, fmt: str | None) -> Path:
-    return out_dir / (source.stem + ("." + fmt if fmt else source.suffix.lower()))
+    """The input's name in ``out_dir``, as ``fmt``, else in the input's format where it is one of
+    :data:`IMAGE_EXTENSIONS`, else as PNG (lossless): a ``.heic`` or extensionless input still
+    gets an output Pillow can write."""
+    suffix = "." + fmt if fmt else source.suffix.lower()
+    return out_dir / (source.stem + (suffix if suffix in IMAGE_EXTENSIONS else ".png"))
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, ``folder`` takes (255 where the system cannot say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return 255
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a file name) and undecodable bytes of
+    names escaped, so that a message stays one printable line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numeric options, found before anything is loaded."""
+    try:
+        check_tiling(args.max_pixels, args.tile, args.overlap)
+    except ValueError as problem:
+        return str(problem)
+    if not args.max_megapixels > 0:  # also refuses NaN, which would disable the limit
+        return f"--max-megapixels must be positive, got {args.max_megapixels}"
+    return None
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """End on ``kill`` (SIGTERM) as on Ctrl-C: the file being written is removed and the run
+    says ``interrupted``, where SIGTERM's default would end it silently mid-write."""
+    if threading.current_thread() is not threading.main_thread():  # only it may handle signals
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _load_runner(args: argparse.Namespace):
@@ -78,9 +148,21 @@ def _load_runner(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    def error(message: str) -> None:
-        tqdm.write(f"error: {message}", file=sys.stderr)
+    with _sigterm_as_interrupt():
+        return _derain_all(args)
 
+
+def _derain_all(args: argparse.Namespace) -> int:
+    def error(message: str) -> None:
+        tqdm.write(f"error: {_one_line(message)}", file=sys.stderr)
+
+    def exists(source: Path, target: Path) -> None:
+        error(f"{source}: output {target} exists (pass --overwrite to replace it)")
+
+    problem = _option_problem(args)
+    if problem:
+        error(problem)
+        return 2
     sources, input_errors = list_images(args.inputs)
     for message in input_errors:
         error(message)
@@ -93,30 +175,48 @@ def run(args: argparse.Namespace) -> int:
         error(f"{out_dir}: cannot create the output folder ({problem.strerror or problem})")
         return 2
     try:
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as problem:
+        error(f"{out_dir}: cannot write in the output folder ({problem.strerror or problem})")
+        return 2
+    try:
         model = _load_runner(args)
     except (WeightsError, RuntimeError, ValueError) as problem:
         error(str(problem))
         return 2
 
-    inputs = {source.resolve() for source in sources}
-    claimed: set[Path] = set()
+    name_max = _name_max(out_dir)
+    # realpath, not Path.resolve: it does not raise on a symlink loop
+    inputs = {os.path.realpath(source) for source in sources}
+    claimed: set[str] = set()
     for source in tqdm(sources, unit="image", disable=args.quiet or len(sources) < 2):
         target = _output_path(source, out_dir, args.format)
-        resolved = target.resolve()
+        resolved = os.path.realpath(target)
+        name_bytes = len(os.fsencode(target.name))
         if resolved in inputs:
             error(f"{source}: output {target} is an input file; refusing to overwrite it (choose another -o)")
         elif resolved in claimed:
             error(f"{source}: output {target} is already written by another input of the same name")
+        elif name_bytes > name_max:
+            error(f"{source}: output name {target.name} is {name_bytes} bytes, over the {name_max} that {out_dir} allows")
         elif target.exists() and not args.overwrite:
-            error(f"{source}: output {target} exists (pass --overwrite to replace it)")
+            exists(source, target)
         else:
             try:
                 loaded = read_image(source, max_megapixels=args.max_megapixels)
-                result = derain_tensor(model, loaded.rgb[None], args.max_pixels, args.tile, args.overlap)[0]
-                write_image(to_pil(result, loaded, target.suffix), target)
+                if loaded.frames > 1:
+                    tqdm.write(f"warning: {_one_line(f'{source}: {frames_note(loaded.frames)}')}", file=sys.stderr)
+                try:
+                    result = derain_checked(model, loaded.rgb[None], args.max_pixels, args.tile, args.overlap)[0]
+                except ImageError as problem:
+                    raise ImageError(f"{source}: {problem}") from None
+                write_image(to_pil(result, loaded, target.suffix), target, overwrite=args.overwrite)
                 claimed.add(resolved)
                 if not args.quiet and len(sources) == 1:
-                    print(f"{source} -> {target}")
+                    print(_one_line(f"{source} -> {target}"))
+            except OutputExistsError:
+                exists(source, target)  # another run wrote it while this one was deraining
             except ImageError as problem:
                 error(str(problem))
     total = len(sources) + len(input_errors)

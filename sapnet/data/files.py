@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+import torch
 
-from sapnet.images import IMAGE_EXTENSIONS, is_image_file
+from sapnet.images import IMAGE_EXTENSIONS, ImageError, is_image_file, read_image
 
 
 class DataError(ValueError):
@@ -29,13 +29,18 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` to an upright (EXIF orientation applied) H×W×3 ``uint8`` RGB array.
 
-    Kept in 8 bits so that a cache of decoded training photos stays small; callers convert to
-    float after cropping.
+    Decoded by :func:`sapnet.images.read_image`, the project's one image reader, so training,
+    ``sapnet synth`` and evaluation see an image as ``sapnet derain`` does (16-bit grayscale
+    scaled from its 0..65535 range, not clipped to white). Kept in 8 bits so that a cache of
+    decoded training photos stays small; callers convert to float after cropping. Float images
+    whose pixels are not in [0, 1] are refused rather than clipped.
     """
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        # UnidentifiedImageError and truncated data are OSErrors; some decoders raise the others.
-        raise DataError(f"{path}: cannot read image ({str(error) or type(error).__name__})") from None
+        rgb = read_image(path).rgb
+    except ImageError as error:
+        detail = str(error).removeprefix(f"{path}: ")
+        raise DataError(f"{path}: cannot read image: {detail}") from None
+    if not bool(torch.isfinite(rgb).all()) or float(rgb.min()) < 0 or float(rgb.max()) > 1:
+        raise DataError(f"{path}: cannot read image: float pixel values outside [0, 1] (or NaN)")
+    return np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8)

@@ -2,8 +2,9 @@
 
 Writes ``OUT_DIR/rainy/NAME.png`` and ``OUT_DIR/clean/NAME.png`` (the layout :func:`find_pairs`
 reads). The clean side is the decoded photo re-saved losslessly, so the pair is pixel-aligned.
-An unreadable photo gets one line on stderr and the others go on; the exit status is 1 if any
-photo failed, 2 if nothing could be started.
+Existing outputs are left alone unless ``--overwrite``. An unreadable photo, or one whose
+output exists, gets one ``error: FILE: problem`` line on stderr and the others go on; the exit
+status is 1 if any photo failed, 2 if nothing could be started.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from sapnet.data.files import DataError, list_images, read_rgb
 from sapnet.data.rain import PRESETS, sample_rain_params, synthesize_rain
+from sapnet.images import ImageError, write_image
 
 MIXED = "mixed"
 
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave out the preset's fog and haze (the streaks stay the same)",
     )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing pairs in OUT_DIR (by default they are kept)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         photos = list_images(args.clean_dir)[: args.limit]
         rainy_dir, clean_dir = _prepare_output(args.out_dir, args.clean_dir)
     except (DataError, OSError) as error:
-        print(f"sapnet synth: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 2
     failures = 0
     taken: dict[str, Path] = {}
@@ -59,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
             # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
             rng = np.random.default_rng((args.seed, index))
             preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
-            _write_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog)
+            _write_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog, overwrite=args.overwrite)
         except (DataError, OSError) as error:
-            tqdm.write(f"sapnet synth: {error}", file=sys.stderr)
+            tqdm.write(f"error: {error}", file=sys.stderr)
             failures += 1
     if failures:
         print(f"sapnet synth: {failures} of {len(photos)} photos failed", file=sys.stderr)
@@ -78,18 +81,33 @@ def _prepare_output(out_dir: Path, source_dir: Path) -> tuple[Path, Path]:
 
 
 def _write_pair(
-    photo: Path, preset: str, rng: np.random.Generator, rainy_dir: Path, clean_dir: Path, fog: bool = True
+    photo: Path,
+    preset: str,
+    rng: np.random.Generator,
+    rainy_dir: Path,
+    clean_dir: Path,
+    fog: bool = True,
+    overwrite: bool = True,
 ) -> None:
+    """Rain on ``photo`` and write both files, each atomically (a kill leaves no half-written PNG).
+    Without ``overwrite`` an existing output is a DataError and both halves are left as they are."""
+    rainy_path, clean_path = rainy_dir / f"{photo.stem}.png", clean_dir / f"{photo.stem}.png"
+    if not overwrite:
+        for path in (rainy_path, clean_path):
+            if path.exists():  # before any work, and both halves of the pair are left as they are
+                raise DataError(f"{path}: exists (pass --overwrite to replace it)")
     clean = read_rgb(photo)
     params = sample_rain_params(preset, rng, fog=fog)
     rainy = synthesize_rain(clean.astype(np.float32) / 255.0, params, rng)
-    clean_path = clean_dir / f"{photo.stem}.png"
-    Image.fromarray(clean).save(clean_path)
     try:
-        Image.fromarray(np.round(rainy * 255.0).astype(np.uint8)).save(rainy_dir / f"{photo.stem}.png")
-    except OSError:
-        clean_path.unlink(missing_ok=True)  # a clean image without its rainy partner breaks find_pairs
-        raise
+        write_image(Image.fromarray(clean), clean_path, overwrite=overwrite)
+    except ImageError as error:
+        raise DataError(str(error)) from None
+    try:
+        write_image(Image.fromarray(np.round(rainy * 255.0).astype(np.uint8)), rainy_path, overwrite=overwrite)
+    except ImageError as error:
+        clean_path.unlink(missing_ok=True)  # ours; a clean image without its rainy partner breaks find_pairs
+        raise DataError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:

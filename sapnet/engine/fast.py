@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sapnet.models.attention import ChannelAttention, ChannelResidualAttention, SqueezeExcitation
+from sapnet.models.checkpoints import CheckpointError
 from sapnet.models.sapnet import SAPNet
 
 BACKENDS = ("auto", "eager", "fast", "onnxruntime")
@@ -516,8 +517,31 @@ class OnnxRunner:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        name = source if isinstance(source, str) else "ONNX model"
+        try:
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own classes for each way a file is bad
+            raise CheckpointError(f"{name}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
         self.device = torch.device("cpu")
+        self._check_is_a_derain_export(name)
+
+    def _check_is_a_derain_export(self, name: str) -> None:
+        """Refuse, before any image, an ONNX model that is not an export of a derain network:
+        its input and output names, and one small probe that must come back the same shape."""
+        inputs = [arg.name for arg in self.session.get_inputs()]
+        outputs = [arg.name for arg in self.session.get_outputs()]
+        if inputs != [ONNX_INPUT] or ONNX_OUTPUT not in outputs:
+            raise CheckpointError(
+                f"{name}: not a 'sapnet export' model (inputs {inputs}, outputs {outputs}; "
+                f"expected input '{ONNX_INPUT}' and output '{ONNX_OUTPUT}')"
+            )
+        probe = torch.zeros(1, 3, 8, 8)
+        try:
+            shape = tuple(self(probe).shape)
+        except Exception as error:  # wrong input shape or type: onnxruntime's own error classes
+            raise CheckpointError(f"{name}: not a 'sapnet export' model ({str(error).splitlines()[0]})") from None
+        if shape != tuple(probe.shape):
+            raise CheckpointError(f"{name}: not a 'sapnet export' model (a {tuple(probe.shape)} image gives {shape})")
 
     def __call__(self, rainy: torch.Tensor) -> torch.Tensor:
         array = rainy.detach().to("cpu", torch.float32).contiguous().numpy()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sapnet.images import ImageError
+
 DEFAULT_MAX_PIXELS = 1024 * 1024  # above this an image is tiled (about 1.7 GB of activations at most)
 # The fast CPU engine keeps about 0.95 kB per pixel (the eager model about 1.7 kB), so it tiles
 # above 2.1 MP for the same memory: a 1920×1080 frame runs whole, exact and without the tiles'
@@ -32,6 +34,18 @@ def pick_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA device here; use --device cpu")
     return device
+
+
+def check_tiling(max_pixels: int | None, tile: int, overlap: int) -> None:
+    """Refuse tiling options that cannot work, before any image is read (a ValueError naming them)."""
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
+    if tile < 1:
+        raise ValueError(f"tile must be a positive number of pixels, got {tile}")
+    if overlap < 0:
+        raise ValueError(f"overlap must be 0 or more pixels, got {overlap}")
+    if overlap >= tile:
+        raise ValueError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
 
 
 def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -82,8 +96,7 @@ def derain_tensor(
     """Derain (N, 3, H, W) images in [0, 1] on the model's device; returns them clamped to [0, 1]
     on the input's device. Images over ``max_pixels`` (None: :func:`default_max_pixels`) are
     processed in ``tile``-sized tiles. ``model`` is the network or a runner (see the module notes)."""
-    if overlap >= tile:
-        raise ValueError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
+    check_tiling(max_pixels, tile, overlap)
     if max_pixels is None:
         max_pixels = default_max_pixels(model)
     device = model_device(model)
@@ -103,3 +116,36 @@ def derain_tensor(
             output[..., top : top + tile_h, left : left + tile_w] += result * blend
             weights[..., top : top + tile_h, left : left + tile_w] += blend
     return output / weights
+
+
+def check_pixels(rainy: torch.Tensor) -> None:
+    """Refuse, with an :class:`ImageError`, what the network must not see: no pixels, integer
+    values, NaN or infinity (the attention pools over the whole image, so one such value blanks
+    the whole output) and values outside [0, 1] (e.g. 0..255, which come back all white)."""
+    if rainy.numel() == 0:
+        raise ImageError(f"image is empty ({rainy.shape[-1]}×{rainy.shape[-2]} pixels)")
+    if not rainy.is_floating_point():
+        raise ImageError(f"expected float pixel values in [0, 1], got {rainy.dtype} (divide 8-bit values by 255)")
+    finite = torch.isfinite(rainy)
+    if not finite.all():
+        count = int((~finite).any(dim=-3).sum())  # pixels, not values: a gray pixel is three values
+        raise ImageError(f"{count} pixel(s) are NaN or infinite; refusing the image rather than blanking it")
+    low, high = (float(value) for value in torch.aminmax(rainy))
+    if low < 0 or high > 1:
+        raise ImageError(f"pixel values span {low:g}..{high:g}, outside [0, 1] (divide 8-bit values by 255)")
+
+
+def derain_checked(
+    model: nn.Module,
+    rainy: torch.Tensor,
+    max_pixels: int | None = None,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+) -> torch.Tensor:
+    """:func:`derain_tensor` for images from outside (files, the API): refuses the inputs
+    :func:`check_pixels` refuses and never returns a non-finite result (an :class:`ImageError`)."""
+    check_pixels(rainy)
+    result = derain_tensor(model, rainy.float(), max_pixels, tile, overlap)
+    if not torch.isfinite(result).all():
+        raise ImageError("the model's output is NaN or infinite for a finite input: its weights are likely corrupt")
+    return result

@@ -7,6 +7,10 @@ Design points:
 - Checkpoints (model, optimiser, scheduler, position, RNG states, config) are written atomically
   every ``run.checkpoint_every`` steps and at the end; a killed run loses at most that many steps.
 - Non-finite losses are skipped and counted; ``run.max_nonfinite`` in a row stop the run.
+- An unreadable image stops the run with a checkpoint at the last completed step and one line
+  naming the file; once it is replaced or removed, ``--resume`` goes on from there.
+- On resume, log rows written after the checkpoint (by a run killed with ``kill -9``) are
+  dropped, so ``train.csv`` and ``val.csv`` hold each step once.
 """
 
 from __future__ import annotations
@@ -30,15 +34,18 @@ import yaml
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from sapnet.data import PairedDataset, SyntheticRainDataset
+from sapnet.data import DataError, PairedDataset, SyntheticRainDataset
 from sapnet.data.rain import VeilPrior
 from sapnet.engine.infer import derain_tensor, pick_device
 from sapnet.losses import build_loss
 from sapnet.metrics import score_pair
-from sapnet.models.checkpoints import save_checkpoint
+from sapnet.models.checkpoints import CheckpointError, safe_torch_load, save_checkpoint
 from sapnet.models.sapnet import SAPNet, SAPNetConfig
 
 CHECKPOINT = "last.pt"
+LOGS = ("train.csv", "val.csv")
+# What a training checkpoint holds (see Trainer.save).
+_STATE_KEYS = ("model", "model_config", "optimizer", "scheduler", "step", "epoch", "batch_in_epoch", "nonfinite", "rng")
 
 
 class TrainingError(RuntimeError):
@@ -75,12 +82,7 @@ def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int =
 
 def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     if data["synthetic"] is not None:
-        veil = None
-        if data["veil"] is not None:
-            try:
-                veil = VeilPrior(**data["veil"])
-            except (TypeError, ValueError) as error:
-                raise TrainingError(f"data.veil must be {{probability: 0..1, maximum: 0..1}}: {error}") from None
+        veil = None if data["veil"] is None else VeilPrior(**data["veil"])  # checked by validate_config
         dataset = SyntheticRainDataset(
             data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
             cache=True, veil=veil,
@@ -106,6 +108,47 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _worker_message(error: Exception) -> str:
+    """The message of an error raised in a DataLoader worker, which the loader re-raises with
+    the worker's whole traceback as its message (its last line is ``Type: message``)."""
+    text = str(error).strip()
+    if "Original Traceback" not in text:
+        return text
+    last = text.splitlines()[-1]
+    return last.split(": ", 1)[1] if ": " in last else last
+
+
+def _trim_log(path: Path, step: int, epoch: int) -> None:
+    """Drop the rows of a CSV log that come after the checkpoint at (step, epoch), and any row
+    cut short by a kill, rewriting the file atomically."""
+    if not path.exists():
+        return
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames
+        kept = []
+        for row in reader:
+            try:
+                position = (int(row["step"]), int(row["epoch"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if position <= (step, epoch) and None not in row.values() and None not in row:
+                kept.append(row)
+    if not fields:  # killed before its header was written: the next row starts it afresh
+        path.unlink()
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -157,7 +200,10 @@ class Trainer:
 
         torch.manual_seed(run["seed"])
         self.model = SAPNet(SAPNetConfig.from_dict(config["model"])).to(self.device)
-        self.loss = build_loss(config["loss"]).to(self.device)
+        try:
+            self.loss = build_loss(config["loss"]).to(self.device)
+        except (TypeError, ValueError) as error:  # an option of the right name but a wrong value
+            raise TrainingError(f"loss: {error}") from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim["lr"])
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, optim["milestones"], optim["gamma"])
         self.dataset = build_dataset(config["data"], run["seed"])
@@ -176,10 +222,8 @@ class Trainer:
         amp = run["amp"] if self.device.type == "cuda" else run["amp_cpu"]
         if amp is False:  # YAML reads an unquoted off as false
             amp = "off"
-        if amp == "auto" and self.device.type == "cpu":
+        if amp == "auto":  # run.amp_cpu only (validate_config)
             amp = "bf16" if cpu_has_amx() else "off"
-        if amp not in ("bf16", "off"):
-            raise TrainingError(f"run.amp must be bf16 or off and run.amp_cpu bf16, off or auto; got {amp!r}")
         self.amp = amp
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
 
@@ -209,18 +253,32 @@ class Trainer:
         path = self.out_dir / CHECKPOINT
         if not path.exists():
             raise TrainingError(f"--resume: no checkpoint at {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = safe_torch_load(path)
+        except CheckpointError as error:
+            raise TrainingError(str(error)) from None
+        missing = [key for key in _STATE_KEYS if key not in state] if isinstance(state, dict) else None
+        if missing is None or missing:
+            what = f"a {type(state).__name__}" if missing is None else f"a dict without {', '.join(missing)}"
+            raise TrainingError(f"{path}: not a loadable checkpoint ({what}, not a training checkpoint of sapnet train)")
         if state["model_config"] != self.model.config.to_dict():
             raise TrainingError(f"{path}: its model {state['model_config']} differs from the config's {self.model.config.to_dict()}")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            _restore_rng(state["rng"])
+            self.step, self.epoch, self.batch_in_epoch = (int(state[key]) for key in ("step", "epoch", "batch_in_epoch"))
+            self.nonfinite = int(state["nonfinite"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            problem = " ".join(line.strip() for line in str(error).splitlines() if line.strip())[:300] or type(error).__name__
+            raise TrainingError(f"{path}: not a loadable checkpoint (its contents do not fit: {problem})") from None
         # the config's schedule wins, so a resumed run can be given a longer or shorter one
         self.scheduler.milestones = Counter(self.config["optim"]["milestones"])
         self.scheduler.gamma = self.config["optim"]["gamma"]
-        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        self.nonfinite = state["nonfinite"]
-        _restore_rng(state["rng"])
+        if self.main:
+            for name in LOGS:
+                _trim_log(self.out_dir / name, self.step, self.epoch)
 
     def save(self) -> None:
         if not self.main:
@@ -296,7 +354,7 @@ class Trainer:
     def train(self) -> Path:
         """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT) or
         SIGTERM (``kill``; a background ``nohup … &`` run ignores SIGINT) writes a checkpoint
-        before it stops the run."""
+        before it stops the run, as does an image that cannot be read (a TrainingError naming it)."""
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -305,6 +363,12 @@ class Trainer:
         except KeyboardInterrupt:
             self.save()
             raise
+        except DataError as error:  # an unreadable image: keep what was learnt, say which file
+            self.save()
+            raise TrainingError(
+                f"{_worker_message(error)}; checkpoint written at step {self.step}: replace or remove "
+                "the file, then pass --resume"
+            ) from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -316,61 +380,63 @@ class Trainer:
         if optim["max_steps"] is not None:
             total = min(total, optim["max_steps"])
         progress = tqdm(total=total, initial=self.step, unit="step", disable=not self.main, dynamic_ncols=True)
-        self.model.train()
-        started, consecutive = time.time(), 0
-        while self.step < total and self.epoch < optim["epochs"]:
-            batches = epoch_batches(len(self.dataset), optim["batch_size"], run["seed"], self.epoch, self.rank, self.world)
-            self.dataset.set_epoch(self.epoch)
-            loader = DataLoader(
-                self.dataset,
-                batch_sampler=batches[self.batch_in_epoch :],
-                num_workers=self.config["data"]["workers"],
-                pin_memory=self.device.type == "cuda",
-                persistent_workers=False,
-            )
-            for rainy, clean in loader:
-                rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
-                with self.autocast:
-                    derained = self.train_model(rainy)
-                    loss, terms = self.loss(derained, clean, rainy)
-                self.optimizer.zero_grad(set_to_none=True)
-                if torch.isfinite(loss):
-                    loss.backward()
-                    if optim["grad_clip"] is not None:
-                        terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), optim["grad_clip"]))
-                    self.optimizer.step()
-                    consecutive = 0
-                else:
-                    self.nonfinite += 1
-                    consecutive += 1
-                    if consecutive >= run["max_nonfinite"]:
+        try:
+            self.model.train()
+            started, consecutive = time.time(), 0
+            while self.step < total and self.epoch < optim["epochs"]:
+                batches = epoch_batches(len(self.dataset), optim["batch_size"], run["seed"], self.epoch, self.rank, self.world)
+                self.dataset.set_epoch(self.epoch)
+                loader = DataLoader(
+                    self.dataset,
+                    batch_sampler=batches[self.batch_in_epoch :],
+                    num_workers=self.config["data"]["workers"],
+                    pin_memory=self.device.type == "cuda",
+                    persistent_workers=False,
+                )
+                for rainy, clean in loader:
+                    rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
+                    with self.autocast:
+                        derained = self.train_model(rainy)
+                        loss, terms = self.loss(derained, clean, rainy)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    if torch.isfinite(loss):
+                        loss.backward()
+                        if optim["grad_clip"] is not None:
+                            terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), optim["grad_clip"]))
+                        self.optimizer.step()
+                        consecutive = 0
+                    else:
+                        self.nonfinite += 1
+                        consecutive += 1
+                        if consecutive >= run["max_nonfinite"]:
+                            self.save()
+                            raise TrainingError(
+                                f"the loss was non-finite for {consecutive} steps in a row (step {self.step}); "
+                                "lower optim.lr or check the data"
+                            )
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    progress.update(1)
+                    if self.main and self.step % run["log_every"] == 0:
+                        progress.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                        self._log("train.csv", {"step": self.step, "epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                                                "nonfinite": self.nonfinite, "seconds": round(time.time() - started, 2), **terms})
+                    if self.step % run["checkpoint_every"] == 0:
                         self.save()
-                        raise TrainingError(
-                            f"the loss was non-finite for {consecutive} steps in a row (step {self.step}); "
-                            "lower optim.lr or check the data"
-                        )
-                self.step += 1
-                self.batch_in_epoch += 1
-                progress.update(1)
-                if self.main and self.step % run["log_every"] == 0:
-                    progress.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
-                    self._log("train.csv", {"step": self.step, "epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
-                                            "nonfinite": self.nonfinite, "seconds": round(time.time() - started, 2), **terms})
-                if self.step % run["checkpoint_every"] == 0:
-                    self.save()
-                if self.main and run["snapshot_every"] and self.step % run["snapshot_every"] == 0:
-                    save_checkpoint(self.model, self.out_dir / "snapshots" / f"step_{self.step}.safetensors", metadata={"step": str(self.step)})
-                if self.step >= total:
-                    break
-            if self.batch_in_epoch >= len(batches):
-                self.epoch += 1
-                self.batch_in_epoch = 0
-                self.scheduler.step()
-                if self.epoch % run["val_every"] == 0:
-                    scores = self.validate()
-                    for name, mean in (scores or {}).items():
-                        progress.write(f"epoch {self.epoch} {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
-        progress.close()
+                    if self.main and run["snapshot_every"] and self.step % run["snapshot_every"] == 0:
+                        save_checkpoint(self.model, self.out_dir / "snapshots" / f"step_{self.step}.safetensors", metadata={"step": str(self.step)})
+                    if self.step >= total:
+                        break
+                if self.batch_in_epoch >= len(batches):
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    self.scheduler.step()
+                    if self.epoch % run["val_every"] == 0:
+                        scores = self.validate()
+                        for name, mean in (scores or {}).items():
+                            progress.write(f"epoch {self.epoch} {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
+        finally:  # also when the run stops on an error, so its line is not followed by a stale bar
+            progress.close()
         self.save()
         if self.tensorboard is not None:
             self.tensorboard.close()

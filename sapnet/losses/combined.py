@@ -20,6 +20,8 @@ A term given as a number is just its weight. Missing entries and options take th
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -61,19 +63,41 @@ _INPUTS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
 }
 
 
+def term_options(name: str, kind: str | None = None) -> set[str]:
+    """The options a loss term accepts: ``weight`` (and ``kind`` for contrastive) plus the
+    keyword arguments of its class (for contrastive, of ``kind``'s class)."""
+    cls = CONTRASTIVE_KINDS[kind] if name == "contrastive" else _TERMS[name]
+    accepted = set() if cls is None else set(inspect.signature(cls).parameters)
+    return accepted | {"weight"} | ({"kind"} if name == "contrastive" else set())
+
+
 def resolve_config(config: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """The full loss config: ``config`` merged over :data:`DEFAULT_CONFIG`, every term a dict."""
+    """The full loss config: ``config`` merged over :data:`DEFAULT_CONFIG`, every term a dict.
+
+    A config that cannot be built raises a ValueError whose message starts with the key at
+    fault, e.g. ``contrastive.kind: unknown contrastive kind 'x' ...``.
+    """
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"must be a mapping of terms, got {config!r}")
     resolved = copy.deepcopy(DEFAULT_CONFIG)
     for name, entry in (config or {}).items():
         if name not in resolved:
-            raise ValueError(f"unknown loss term {name!r}; terms are {sorted(resolved)}")
+            raise ValueError(f"{name}: unknown loss term; terms are {', '.join(sorted(resolved))}")
+        if not isinstance(entry, (dict, int, float)):
+            raise ValueError(f"{name}: must be a weight or a mapping of options, got {entry!r}")
         resolved[name].update(entry if isinstance(entry, dict) else {"weight": entry})
     for name, entry in resolved.items():
-        if float(entry["weight"]) < 0:
-            raise ValueError(f"the weight of {name!r} must be non-negative, got {entry['weight']}")
+        weight = entry["weight"]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name}.weight: must be a non-negative number, got {weight!r}")
     kind = resolved["contrastive"]["kind"]
-    if kind not in CONTRASTIVE_KINDS:
-        raise ValueError(f"unknown contrastive kind {kind!r}; choose from {sorted(CONTRASTIVE_KINDS)}")
+    if not isinstance(kind, str) or kind not in CONTRASTIVE_KINDS:
+        raise ValueError(f"contrastive.kind: unknown contrastive kind {kind!r}; choose from {', '.join(sorted(CONTRASTIVE_KINDS))}")
+    for name, entry in resolved.items():
+        accepted = term_options(name, entry.get("kind"))
+        for option in entry:
+            if option not in accepted:
+                raise ValueError(f"{name}.{option}: unknown option of this term; it takes {', '.join(sorted(accepted))}")
     return resolved
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -111,17 +114,49 @@ def _load_safetensors(path: Path) -> tuple[SAPNetConfig, dict[str, torch.Tensor]
             state[key] = handle.get_tensor(key)
     if CONFIG_KEY not in metadata:
         raise CheckpointError(f"{path}: safetensors file has no '{CONFIG_KEY}' metadata (not a sapnet checkpoint)")
-    return SAPNetConfig.from_dict(json.loads(metadata[CONFIG_KEY])), state
+    return _config_from(path, lambda: json.loads(metadata[CONFIG_KEY])), state
+
+
+def _config_from(path: Path, read_options) -> SAPNetConfig:
+    """The architecture ``read_options()`` gives, or a CheckpointError saying what is wrong with it."""
+    try:
+        options = read_options()
+        if not isinstance(options, dict):
+            raise ValueError(f"expected a mapping of options, got {type(options).__name__}")
+        return SAPNetConfig.from_dict(options)
+    except (ValueError, TypeError) as error:  # bad JSON, unknown or out-of-range options
+        raise CheckpointError(f"{path}: invalid architecture options in the checkpoint ({error})") from None
+
+
+def _torch_load_problem(error: Exception) -> str:
+    """PyTorch's several-line reason for refusing a file, as one line, without its advice to
+    load with ``weights_only=False`` (which would run whatever code the file carries)."""
+    if isinstance(error, pickle.UnpicklingError):
+        advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+        detail = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith(advice)]
+        return "not a pickle of plain tensors; refused without running any of it" + (f": {' '.join(detail)}" if detail else "")
+    first_sentence = str(error).split(". ")[0].strip() or error.__class__.__name__
+    return f"not a PyTorch checkpoint, or a truncated or corrupt one: {first_sentence}"
+
+
+def safe_torch_load(path: str | os.PathLike) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it refuses (empty, truncated,
+    not a pickle, or a pickle of more than tensors) raises a one-line CheckpointError."""
+    if Path(path).stat().st_size == 0:
+        raise CheckpointError(f"{path}: not a loadable checkpoint (empty file, 0 bytes)")
+    try:
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": noise before the refusal
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and weights_only errors all mean "not loadable"
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({_torch_load_problem(error)})") from None
 
 
 def _load_torch(path: Path, stages: int) -> tuple[SAPNetConfig, dict[str, torch.Tensor]]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and weights_only errors all mean "not loadable"
-        raise CheckpointError(f"{path}: cannot read as a PyTorch checkpoint ({error.__class__.__name__}: {error})") from None
+    state = safe_torch_load(path)
     if isinstance(state, dict) and isinstance(state.get("model"), dict) and "model_config" in state:
         # a training checkpoint of this project: weights plus the architecture options
-        return SAPNetConfig.from_dict(state["model_config"]), state["model"]
+        return _config_from(path, lambda: state["model_config"]), state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: not a state_dict of tensors")
     if is_reference_layout(state):
@@ -153,7 +188,10 @@ def load_checkpoint(path: str | os.PathLike, stages: int | None = None) -> SAPNe
     else:
         config, state = _load_torch(path, stages or 6)
     if stages is not None and stages != config.stages:
-        config = SAPNetConfig.from_dict({**config.to_dict(), "stages": stages})
+        config = _config_from(path, lambda: {**config.to_dict(), "stages": stages})
+    broken = [key for key, value in state.items() if isinstance(value, torch.Tensor) and not torch.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(f"{path}: weights hold NaN or infinite values ({', '.join(sorted(broken)[:3])})")
     model = SAPNet(config)
     try:
         model.load_state_dict(state)

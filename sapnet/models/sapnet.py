@@ -17,6 +17,11 @@ from torch import nn
 from sapnet.models.attention import ATTENTION_KINDS, build_attention
 
 
+# Stages share their weights, so a checkpoint's metadata could ask for any number: bound it, so
+# that a file claiming 100000 is refused instead of running for minutes on a tiny image.
+MAX_STAGES = 32
+
+
 @dataclass(frozen=True)
 class SAPNetConfig:
     """Architecture options; the defaults are the paper's SAPNet."""
@@ -32,6 +37,8 @@ class SAPNetConfig:
             raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
         if self.stages < 1 or self.channels < 1 or self.reduction < 1:
             raise ValueError(f"stages, channels and reduction must be positive: {self}")
+        if self.stages > MAX_STAGES:
+            raise ValueError(f"stages must be at most {MAX_STAGES} (the paper uses 6), got {self.stages}")
 
     @property
     def dilations(self) -> tuple[int, ...]:
