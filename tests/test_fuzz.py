@@ -148,3 +148,53 @@ def test_the_api_on_generated_tensors_returns_a_finite_tensor_or_refuses(shape, 
         assert result.shape == tensor.shape and torch.isfinite(result).all()
         assert 0 <= float(result.min()) and float(result.max()) <= 1
     assert torch.equal(tensor, before) or (torch.isnan(tensor).all() and torch.isnan(before).all())
+
+
+@settings(FUZZ, max_examples=10)
+@given(files=st.lists(st.tuples(file_names, file_contents()), min_size=1, max_size=3, unique_by=lambda item: item[0].lower()))
+def test_synth_on_generated_photos_keeps_the_contract(capsys, files):
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "clean").mkdir()
+        for name, content in files:
+            (root / "clean" / name).write_bytes(content)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = main(["synth", str(root / "clean"), str(root / "out"), "--preset", "light"])
+        assert [str(warning.message) for warning in caught] == []
+        lines = capsys.readouterr().err.splitlines()
+        assert not any("Traceback" in line for line in lines), lines
+        assert code in (0, 1, 2)
+        for name, content in files:
+            assert (root / "clean" / name).read_bytes() == content
+        for image_path in (root / "out").rglob("*") if (root / "out").exists() else []:
+            assert not image_path.name.startswith("."), "a temporary file was left"
+            if image_path.is_file():
+                with Image.open(image_path) as image:
+                    assert np.isfinite(np.asarray(image, dtype=np.float64)).all()
+
+
+CONFIG_KEYS = st.sampled_from(
+    ["optim.lr", "optim.batch_size", "optim.milestones", "optim.epochs", "optim.gamma", "model.stages",
+     "model.attention", "data.crop", "data.presets", "run.checkpoint_every", "run.device", "run.amp_cpu",
+     "loss.ssim", "loss.lpips.net", "loss.contrastive.kind", "loss.l1.weight", "loss.unknown", "optim", "nosuch.key"]
+)
+CONFIG_VALUES = st.one_of(
+    st.integers(-3, 1000).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["fast", "two", "[]", "[1, 2]", "[a, b]", "{x: 1}", "null", "true", "'", "[", "cuda", "off", "pcl", "alex"]),
+    st.text(NAME_CHARACTERS, max_size=8),
+)
+
+
+@FUZZ
+@given(overrides=st.lists(st.tuples(CONFIG_KEYS, CONFIG_VALUES).map("=".join), min_size=1, max_size=3))
+def test_the_config_loader_on_generated_overrides_accepts_or_names_the_key(overrides):
+    from sapnet.engine.config import ConfigError, load_config
+
+    config_keys = {override.split("=", 1)[0] for override in overrides}
+    try:
+        load_config(None, [*overrides, "data.synthetic=photos"])
+    except ConfigError as refusal:
+        message = str(refusal)
+        assert "\n" not in message and ": " in message
+        assert message.split(":", 1)[0].split(".")[0] in {key.split(".")[0] for key in config_keys} | {"data"}, message
