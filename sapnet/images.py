@@ -15,7 +15,7 @@ The network sees RGB in [0, 1]. How each kind of input gets there and back:
   colour PNGs as 8-bit RGB, so those come out as 8-bit colour.
 - **CMYK, YCbCr, LAB**: converted to RGB; the output is RGB.
 - **Float** (F, e.g. a float TIFF): values must be in [0, 1]; NaN, infinity or a 0..255 range
-  are refused (see :func:`sapnet.engine.infer.check_pixels`), never clipped into a blank image.
+  are refused (see :func:`check_pixels`), never clipped into a blank image.
 - **Several frames** (animated GIF, multi-page TIFF): the first frame is derained;
   :attr:`LoadedImage.frames` tells the caller, which says so.
 """
@@ -61,6 +61,23 @@ class LoadedImage:
     frames: int = 1  # more than 1: an animated or multi-page file, of which ``rgb`` is the first frame
     icc_profile: bytes | None = None  # kept only where it fits the output's colour space
     exif: bytes | None = None  # with the orientation reset to 1, since the pixels are upright
+
+
+def check_pixels(pixels: torch.Tensor) -> None:
+    """Refuse, with an :class:`ImageError`, what the network must not see: no pixels, integer
+    values, NaN or infinity (the attention pools over the whole image, so one such value blanks
+    the whole output) and values outside [0, 1] (e.g. 0..255, which come back all white)."""
+    if pixels.numel() == 0:
+        raise ImageError(f"image is empty ({pixels.shape[-1]}×{pixels.shape[-2]} pixels)")
+    if not pixels.is_floating_point():
+        raise ImageError(f"expected float pixel values in [0, 1], got {pixels.dtype} (divide 8-bit values by 255)")
+    finite = torch.isfinite(pixels)
+    if not finite.all():
+        count = int((~finite).any(dim=-3).sum())  # pixels, not values: a gray pixel is three values
+        raise ImageError(f"{count} pixel(s) are NaN or infinite; refusing the image rather than blanking it")
+    low, high = (float(value) for value in torch.aminmax(pixels))
+    if low < 0 or high > 1:
+        raise ImageError(f"pixel values span {low:g}..{high:g}, outside [0, 1] (divide 8-bit values by 255)")
 
 
 def frames_note(frames: int) -> str:

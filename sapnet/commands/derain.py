@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -36,6 +33,7 @@ from sapnet.images import (
     to_pil,
     write_image,
 )
+from sapnet.signals import sigterm_as_interrupt
 
 HELP = "derain images (files, folders or glob patterns) into an output folder"
 
@@ -110,24 +108,6 @@ def _option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """End on ``kill`` (SIGTERM) as on Ctrl-C: the file being written is removed and the run
-    says ``interrupted``, where SIGTERM's default would end it silently mid-write."""
-    if threading.current_thread() is not threading.main_thread():  # only it may handle signals
-        yield
-        return
-
-    def interrupt(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _load_runner(args: argparse.Namespace):
     """The model as the chosen backend runs it (see sapnet.engine.fast)."""
     backend = args.backend
@@ -148,7 +128,7 @@ def _load_runner(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():  # ends as Ctrl-C does: the file being written is removed
         return _derain_all(args)
 
 

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from sapnet.images import IMAGE_EXTENSIONS, ImageError, is_image_file, read_image
+from sapnet.images import IMAGE_EXTENSIONS, ImageError, check_pixels, is_image_file, read_image
 
 
 class DataError(ValueError):
@@ -41,6 +40,8 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     except ImageError as error:
         detail = str(error).removeprefix(f"{path}: ")
         raise DataError(f"{path}: cannot read image: {detail}") from None
-    if not bool(torch.isfinite(rgb).all()) or float(rgb.min()) < 0 or float(rgb.max()) > 1:
-        raise DataError(f"{path}: cannot read image: float pixel values outside [0, 1] (or NaN)")
+    try:
+        check_pixels(rgb)  # the rule sapnet derain applies: float images must hold values in [0, 1]
+    except ImageError:
+        raise DataError(f"{path}: cannot read image: float pixel values outside [0, 1] (or NaN)") from None
     return np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8)

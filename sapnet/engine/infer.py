@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sapnet.images import ImageError
+from sapnet.images import ImageError, check_pixels
 
 DEFAULT_MAX_PIXELS = 1024 * 1024  # above this an image is tiled (about 1.7 GB of activations at most)
 # The fast CPU engine keeps about 0.95 kB per pixel (the eager model about 1.7 kB), so it tiles
@@ -116,23 +116,6 @@ def derain_tensor(
             output[..., top : top + tile_h, left : left + tile_w] += result * blend
             weights[..., top : top + tile_h, left : left + tile_w] += blend
     return output / weights
-
-
-def check_pixels(rainy: torch.Tensor) -> None:
-    """Refuse, with an :class:`ImageError`, what the network must not see: no pixels, integer
-    values, NaN or infinity (the attention pools over the whole image, so one such value blanks
-    the whole output) and values outside [0, 1] (e.g. 0..255, which come back all white)."""
-    if rainy.numel() == 0:
-        raise ImageError(f"image is empty ({rainy.shape[-1]}×{rainy.shape[-2]} pixels)")
-    if not rainy.is_floating_point():
-        raise ImageError(f"expected float pixel values in [0, 1], got {rainy.dtype} (divide 8-bit values by 255)")
-    finite = torch.isfinite(rainy)
-    if not finite.all():
-        count = int((~finite).any(dim=-3).sum())  # pixels, not values: a gray pixel is three values
-        raise ImageError(f"{count} pixel(s) are NaN or infinite; refusing the image rather than blanking it")
-    low, high = (float(value) for value in torch.aminmax(rainy))
-    if low < 0 or high > 1:
-        raise ImageError(f"pixel values span {low:g}..{high:g}, outside [0, 1] (divide 8-bit values by 255)")
 
 
 def derain_checked(

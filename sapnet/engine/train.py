@@ -18,9 +18,7 @@ from __future__ import annotations
 import csv
 import os
 import random
-import signal
 import tempfile
-import threading
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -41,6 +39,7 @@ from sapnet.losses import build_loss
 from sapnet.metrics import score_pair
 from sapnet.models.checkpoints import CheckpointError, safe_torch_load, save_checkpoint
 from sapnet.models.sapnet import SAPNet, SAPNetConfig
+from sapnet.signals import sigterm_as_interrupt
 
 CHECKPOINT = "last.pt"
 LOGS = ("train.csv", "val.csv")
@@ -97,10 +96,6 @@ def cpu_has_amx() -> bool:
     (benchmarks/inference_speed.py); without them bfloat16 is emulated and slower."""
     detect = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(detect and detect())
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -355,23 +350,18 @@ class Trainer:
         """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT) or
         SIGTERM (``kill``; a background ``nohup … &`` run ignores SIGINT) writes a checkpoint
         before it stops the run, as does an image that cannot be read (a TrainingError naming it)."""
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            return self._train()
-        except KeyboardInterrupt:
-            self.save()
-            raise
-        except DataError as error:  # an unreadable image: keep what was learnt, say which file
-            self.save()
-            raise TrainingError(
-                f"{_worker_message(error)}; checkpoint written at step {self.step}: replace or remove "
-                "the file, then pass --resume"
-            ) from None
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        with sigterm_as_interrupt():
+            try:
+                return self._train()
+            except KeyboardInterrupt:
+                self.save()
+                raise
+            except DataError as error:  # an unreadable image: keep what was learnt, say which file
+                self.save()
+                raise TrainingError(
+                    f"{_worker_message(error)}; checkpoint written at step {self.step}: replace or remove "
+                    "the file, then pass --resume"
+                ) from None
 
     def _train(self) -> Path:
         run, optim = self.config["run"], self.config["optim"]
