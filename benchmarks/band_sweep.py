@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from sapnet.engine.fast import FastSAPNet
+from sapnet.engine.infer.backends.fast import FastSAPNet
 from sapnet.models import SAPNet
 
 

@@ -13,8 +13,8 @@ Paths (``--paths``, default ``reference,eager,derain,onnxruntime``):
                    (``sapnet.models.reference``); always timed.
    ``eager``       this package's ``SAPNet`` module, plain float32 NCHW: the same but with the
                    four gates fused into one convolution.
-2. ``derain``      what ``sapnet derain`` runs: ``make_runner(model, "auto")`` (the fast CPU
-                   engine of ``sapnet.engine.fast`` on the CPU, eager on a GPU) inside
+2. ``derain``      what ``sapnet derain`` runs: ``DerainModel.derain`` with the ``auto`` backend (the
+                   fast CPU engine of ``sapnet.engine.infer.backends.fast``, eager on a GPU) inside
                    ``derain_tensor`` with its default tiling and clamping; on a GPU with
                    ``--dtype`` bfloat16/float16 the model runs in that precision.
 3. ``onnxruntime`` the ONNX export (``sapnet export``) run by ONNX Runtime's CPU provider.
@@ -98,7 +98,7 @@ exceed 100 %: the convolutions run in TF32, the float32 torch.mm reference does 
 
 Notes: what helped and what did not
 -----------------------------------
-Helped, kept in the fast engine (``sapnet/engine/fast.py``):
+Helped, kept in the fast engine (``sapnet/engine/infer/backends/fast.py``):
 - Per-layer row-band tiling into preallocated maps, with all element-wise work on the band
   while it is in cache. The plain forward spends ~40 % of its time outside the convolutions:
   ReLU / attention multiply / add each stream a fresh 32 MiB map, and glibc's mmap for such
@@ -278,20 +278,19 @@ def build_path(path: str, model, device: torch.device, dtype: torch.dtype, rainy
         x = rainy.to(device, dtype).contiguous(memory_format=torch.channels_last)
         return (lambda: model(x).float()), str(dtype).replace("torch.", "")
     if path == "derain":
-        from sapnet.engine.fast import make_runner, resolve_backend
-        from sapnet.engine.infer import derain_tensor
+        from sapnet.engine.infer.model import DerainModel
+        from sapnet.engine.infer.tiling import derain_tensor
 
         if dtype != torch.float32 and device.type == "cuda":
             model = model.to(device, dtype)
             x = rainy.to(dtype)
             return (lambda: derain_tensor(model, x).float()), f"eager {str(dtype).replace('torch.', '')}"
-        model = model.to(device)
-        runner = make_runner(model, "auto")
-        return (lambda: derain_tensor(runner, rainy)), resolve_backend(model, "auto")
+        derainer = DerainModel.from_network(model.to(device))  # what `sapnet derain` runs
+        return (lambda: derainer.derain(rainy)), derainer.backend_name
     if path == "onnxruntime":
-        from sapnet.engine.fast import OnnxRunner
+        from sapnet.engine.infer.backends.onnx import OnnxBackend
 
-        runner = OnnxRunner(model)
+        runner = OnnxBackend(model)
         return (lambda: runner(rainy)), ""
     if path == "jit":
         with torch.no_grad():
@@ -409,7 +408,7 @@ def measure_training(modes: list[str], device: torch.device, batch: int, crop: i
     """Steps per second of forward + loss + backward + Adam, modes interleaved step by step."""
     from contextlib import nullcontext
 
-    from sapnet.engine.fast import prepare_for_training
+    from sapnet.engine.compile import prepare_for_training
     from sapnet.models import SAPNet
 
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ import skimage.data
 
 import sapnet
 from sapnet.data.rain import synthesize_rain
-from sapnet.engine.figures import choose_crop, comparison_figure
+from sapnet.engine.evaluate.figures import choose_crop, comparison_figure
 from sapnet.hub import DEFAULT_WEIGHTS, WeightsError
 from sapnet.metrics import psnr_y, ssim_y
 

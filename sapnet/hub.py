@@ -10,11 +10,12 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the registry itself needs no torch: `sapnet --help` lists names without it
+    import torch
 
-from sapnet.models.checkpoints import CheckpointError, load_checkpoint
-from sapnet.models.sapnet import SAPNet
+    from sapnet.models.sapnet import SAPNet
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
 
@@ -38,6 +39,8 @@ class WeightsEntry:
         """Bundled files live in the package; downloaded ones in torch's hub cache."""
         if self.bundled:
             return BUNDLED_DIR / self.filename
+        import torch.hub
+
         return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
 
 
@@ -163,6 +166,8 @@ def fetch(entry: WeightsEntry) -> Path:
     if entry.bundled:
         raise WeightsError(f"bundled weights '{entry.name}' are missing from the installation ({path}); reinstall sapnet")
     path.parent.mkdir(parents=True, exist_ok=True)
+    import torch.hub
+
     try:
         torch.hub.download_url_to_file(entry.url, str(path), progress=False)
     except Exception as error:  # urllib raises several kinds; all mean "not reachable"
@@ -174,11 +179,9 @@ def fetch(entry: WeightsEntry) -> Path:
     return path
 
 
-def load_model(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu", stages: int | None = None) -> SAPNet:
-    """A derain model in eval mode from a weights name (see :data:`WEIGHTS`) or a checkpoint path.
-
-    ``None`` means the default bundled model.
-    """
+def weights_path(weights: str | os.PathLike | None = None) -> tuple[WeightsEntry | None, Path]:
+    """The registry entry (None for a plain path) and the local file of ``weights``: a name of
+    :data:`WEIGHTS` (fetched and checked), a file path, or None for the default bundled model."""
     if weights is None:
         if DEFAULT_WEIGHTS is None:
             raise WeightsError(
@@ -187,13 +190,28 @@ def load_model(weights: str | os.PathLike | None = None, device: str | torch.dev
             )
         weights = DEFAULT_WEIGHTS
     if isinstance(weights, str) and weights in WEIGHTS:
-        path = fetch(WEIGHTS[weights])
-    else:
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"{weights}: neither a weights name ({', '.join(WEIGHTS)}) nor a checkpoint file")
+        entry = WEIGHTS[weights]
+        return entry, fetch(entry)
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"{weights}: neither a weights name ({', '.join(WEIGHTS)}) nor a checkpoint file")
+    return None, path
+
+
+def load_network(
+    weights: str | os.PathLike | None = None, device: str | torch.device = "cpu", stages: int | None = None
+) -> SAPNet:
+    """The bare :class:`SAPNet` in eval mode from a weights name, a checkpoint path (any format of
+    :mod:`sapnet.models.checkpoints`) or None (the default bundled model). Most callers want
+    :func:`sapnet.load_model`, which also picks a backend and derains images of any size."""
+    from sapnet.models.checkpoints import CheckpointError, load_checkpoint
+
+    _, path = weights_path(weights)
     try:
         model = load_checkpoint(path, stages=stages)
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
     return model.to(device).eval()
+
+
+load_model = load_network  # TEMPORARY: train.py's import while it is being edited

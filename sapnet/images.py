@@ -37,6 +37,8 @@ import torch
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# Rec. 601 luma, as Pillow's convert("L") weighs RGB: how a gray input's result goes back to gray
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 DEFAULT_MAX_MEGAPIXELS = 250.0  # decompression-bomb limit; a 24 MP photo is far below it
 _GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SIXTEEN_BIT_FORMATS = {".png", ".tif", ".tiff"}
@@ -134,7 +136,7 @@ def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
         if error.strerror:  # the file system's refusal (a symlink loop, a name too long…), not the decoder's
             raise ImageError(f"{path}: cannot read ({error.strerror})") from None
         raise ImageError(f"{path}: cannot decode ({_describe(error)})") from None
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, TypeError) as error:  # TypeError: a TIFF without dimensions, for one
         raise ImageError(f"{path}: cannot decode ({_describe(error)})") from None
 
 
@@ -216,7 +218,7 @@ def to_pil(rgb: torch.Tensor, like: LoadedImage | None = None, suffix: str = ".p
 def _to_pil_pixels(rgb: torch.Tensor, like: LoadedImage | None, suffix: str) -> Image.Image:
     rgb = rgb.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
     if like is not None and like.grayscale:
-        luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        luma = rgb @ np.array(LUMA_WEIGHTS, dtype=np.float32)
         if like.sixteen_bit and suffix in _SIXTEEN_BIT_FORMATS:
             image = Image.fromarray(np.round(luma * 65535).astype(np.uint16))
         else:

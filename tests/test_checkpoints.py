@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sapnet.hub import OFFICIAL, WeightsError, load_model, sha256_of
+from sapnet.hub import OFFICIAL, WeightsError, load_network, sha256_of
 from sapnet.models import CheckpointError, load_checkpoint, save_checkpoint
 from sapnet.models.checkpoints import read_metadata
 from tests.conftest import shared_file, tiny_model
@@ -120,10 +120,10 @@ def test_official_weights_are_found_in_the_hub_cache_and_checked(tmp_path, monke
     cached.parent.mkdir(parents=True)
     cached.write_bytes(source.read_bytes())
     assert sha256_of(cached) == OFFICIAL.sha256
-    assert load_model("official").config.attention == "cra"
+    assert load_network("official").config.attention == "cra"
     cached.write_bytes(source.read_bytes()[:-10])
     with pytest.raises(WeightsError, match="does not match"):
-        load_model("official")
+        load_network("official")
 
 
 def test_official_weights_offline_error_names_the_url_and_the_place(tmp_path, monkeypatch):
@@ -134,14 +134,14 @@ def test_official_weights_offline_error_names_the_url_and_the_place(tmp_path, mo
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(WeightsError) as error:
-        load_model("official")
+        load_network("official")
     message = str(error.value)
     assert OFFICIAL.url in message and str(OFFICIAL.path) in message and OFFICIAL.sha256 in message
 
 
 def test_unknown_weights_name(tmp_path):
     with pytest.raises(WeightsError, match="neither a weights name"):
-        load_model(str(tmp_path / "nope"))
+        load_network(str(tmp_path / "nope"))
 
 
 def test_reference_layout_gives_the_same_outputs():

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from sapnet.cli import main
-from sapnet.engine.figures import best_window, check_crop, choose_crop, comparison_figure, contact_sheet, thumbnail
+from sapnet.engine.evaluate.figures import best_window, check_crop, choose_crop, comparison_figure, contact_sheet, thumbnail
 
 
 def _rgb(height=40, width=60, seed=0):

@@ -15,9 +15,10 @@ from torch import nn
 
 from sapnet.cli import main
 from sapnet.data import read_rgb
-from sapnet.engine import evaluate as engine
-from sapnet.engine.efficiency import count_flops, count_parameters, latencies, measure
-from sapnet.engine.infer import derain_tensor
+from sapnet.engine.evaluate import reports, scoring
+from sapnet.engine.evaluate.efficiency import count_flops, count_parameters, latencies, measure
+from sapnet.engine.infer.model import DerainModel
+from sapnet.engine.infer.tiling import derain_tensor
 from sapnet.hub import WEIGHTS, sha256_of
 from sapnet.metrics import niqe, score_pair
 from sapnet.models import load_checkpoint
@@ -89,7 +90,7 @@ def test_report_files_are_well_formed(tmp_path, tiny_weights, cli):
     _paired(tmp_path / "data", count=2)
     out = tmp_path / "out"
     assert cli("evaluate", "-m", tiny_weights, "-d", f"syn={tmp_path / 'data'}", "-o", out, "--limit", "1", "-q")[0] == 0
-    assert list(_csv(out)[0]) == list(engine.CSV_COLUMNS)
+    assert list(_csv(out)[0]) == list(reports.CSV_COLUMNS)
     summary = (out / "summary.md").read_text()
     assert "rounded to 8 bits (round(255·x)" in summary and "not truncated" in summary
     assert "## Y channel, MATLAB convention" in summary and "## RGB, scikit-image convention" in summary
@@ -135,7 +136,7 @@ def test_rerun_reuses_cached_outputs(tmp_path, tiny_weights, cli, monkeypatch):
     def no_deraining(*_, **__):
         raise AssertionError("derained again")
 
-    monkeypatch.setattr(engine, "derain_tensor", no_deraining)
+    monkeypatch.setattr(DerainModel, "derain", no_deraining)
     assert cli(*args)[0] == 0
     second = _csv(out)
     assert second[0] == first[0]
@@ -205,13 +206,13 @@ def test_no_reference_flag_adds_niqe_on_paired_data(tmp_path, cli):
 
 
 def test_parse_labels():
-    assert engine.parse_model("official") == engine.ModelSpec("official", "official", False)
-    assert engine.parse_dataset("rl=some/where") == ("rl", engine.Path("some/where"))
-    assert engine.parse_dataset("some/where")[0] == "where"
-    with pytest.raises(engine.EvaluationError, match="neither a weights name"):
-        engine.parse_model("no/such/file.pth")
-    with pytest.raises(engine.EvaluationError, match="cannot be used as a label"):
-        engine.parse_dataset("a|b=x")
+    assert scoring.parse_model("official") == scoring.ModelSpec("official", "official", False)
+    assert scoring.parse_dataset("rl=some/where") == ("rl", scoring.Path("some/where"))
+    assert scoring.parse_dataset("some/where")[0] == "where"
+    with pytest.raises(scoring.EvaluationError, match="neither a weights name"):
+        scoring.parse_model("no/such/file.pth")
+    with pytest.raises(scoring.EvaluationError, match="cannot be used as a label"):
+        scoring.parse_dataset("a|b=x")
 
 
 # -- error paths ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from sapnet.cli import main
-from sapnet.engine.fast import OnnxRunner, export_onnx, make_runner
+from sapnet.engine.infer.backends import build_backend
+from sapnet.engine.infer.backends.onnx import OnnxBackend, export_onnx
 from tests.conftest import tiny_model
 
 pytest.importorskip("onnx")
@@ -30,7 +31,7 @@ def test_onnx_runtime_matches_pytorch_at_any_size():
     onnx.checker.check_model(graph)
     dims = [d.dim_param or d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "height", "width"]
-    runner = OnnxRunner(buffer.getvalue())
+    runner = OnnxBackend(buffer.getvalue())
     for shape in ((1, 3, 64, 48), (2, 3, 37, 53), (1, 3, 9, 130)):
         rainy = torch.rand(shape)
         with torch.inference_mode():
@@ -41,7 +42,7 @@ def test_onnx_runtime_matches_pytorch_at_any_size():
 def test_onnx_export_of_every_attention_kind():
     for attention, dilation in (("se", True), ("ca", False), ("none", True)):
         model = tiny_model(attention=attention, dilation=dilation, stages=1)
-        runner = make_runner(model, "onnxruntime")
+        runner = build_backend(model, "onnxruntime")
         rainy = torch.rand(1, 3, 33, 21)
         with torch.inference_mode():
             assert (runner(rainy) - model(rainy)).abs().max().item() <= 1e-4

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from sapnet.engine.fast import FastSAPNet, fast_support, make_runner, prepare_for_training, resolve_backend
-from sapnet.engine.infer import DEFAULT_MAX_PIXELS, FAST_MAX_PIXELS, default_max_pixels, derain_tensor
+from sapnet.engine.compile import prepare_for_training
+from sapnet.engine.infer.backends import build_backend, resolve_backend
+from sapnet.engine.infer.backends.eager import EagerBackend
+from sapnet.engine.infer.backends.fast import FastSAPNet, fast_support
+from sapnet.engine.infer.tiling import DEFAULT_MAX_PIXELS, FAST_MAX_PIXELS, default_max_pixels, derain_tensor
 from sapnet.models import load_checkpoint
 from tests.conftest import shared_file, tiny_model
 
@@ -57,7 +60,7 @@ def test_fast_engine_matches_the_official_golden_outputs():
 
 def test_derain_tensor_with_the_fast_engine_equals_eager_untiled_and_tiled():
     model = tiny_model(stages=2)
-    engine = make_runner(model, "auto")
+    engine = build_backend(model, "auto")
     assert isinstance(engine, FastSAPNet) and default_max_pixels(engine) == FAST_MAX_PIXELS
     assert default_max_pixels(model) == DEFAULT_MAX_PIXELS
     rainy = torch.rand(1, 3, 70, 90)
@@ -70,13 +73,27 @@ def test_derain_tensor_with_the_fast_engine_equals_eager_untiled_and_tiled():
 def test_backend_choice_and_what_the_fast_engine_refuses():
     model = tiny_model()
     assert resolve_backend(model, "auto") == "fast"
-    assert make_runner(model, "eager") is model
+    eager = build_backend(model, "eager")
+    assert isinstance(eager, EagerBackend) and eager.network is model and default_max_pixels(eager) == DEFAULT_MAX_PIXELS
     assert fast_support(model.double()) is not None and resolve_backend(model, "auto") == "eager"
     assert "not a SAPNet" in fast_support(torch.nn.Conv2d(3, 3, 3))
     with pytest.raises(ValueError, match="backend"):
         resolve_backend(model, "tensorrt")
     with pytest.raises(ValueError, match="cannot run"):
         FastSAPNet(model)
+
+
+def test_the_fast_engine_applies_each_attention_block_s_own_gate(monkeypatch):
+    """The engine calls the blocks' gate(): a changed gate changes its output as it changes the model's."""
+    from sapnet.models.attention import ChannelResidualAttention
+
+    model = tiny_model()
+    rainy = torch.rand(1, 3, 24, 20)
+    original = ChannelResidualAttention.gate
+    monkeypatch.setattr(ChannelResidualAttention, "gate", lambda self, pooled: original(self, pooled) * 0.5)
+    assert (FastSAPNet(model)(rainy) - _eager(model, rainy)).abs().max().item() <= TOLERANCE
+    monkeypatch.setattr(ChannelResidualAttention, "gate", original)
+    assert (FastSAPNet(model)(rainy) - _eager(model, rainy)).abs().max().item() <= TOLERANCE
 
 
 def test_prepare_for_training_keeps_the_parameters_and_falls_back(monkeypatch):

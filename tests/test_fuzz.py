@@ -18,7 +18,7 @@ from PIL import Image
 
 import sapnet
 from sapnet.cli import main
-from sapnet.commands.derain import _one_line
+from sapnet.commands.common import one_line
 from sapnet.images import ImageError
 
 from .conftest import tiny_model
@@ -106,7 +106,7 @@ def test_derain_on_generated_files_keeps_the_contract(tiny_weights, capsys, file
         # every input is accounted for: an output or an error line that names it
         assert len(written) + len(errors) == len(paths), (lines, written)
         for path in paths:
-            assert any(_one_line(str(path)) in line for line in errors) or any(p.stem == path.stem for p in written)
+            assert any(one_line(str(path)) in line for line in errors) or any(p.stem == path.stem for p in written)
         assert (code == 0) == (not errors)
         for output in written:
             with Image.open(output) as image:

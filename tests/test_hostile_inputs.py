@@ -17,6 +17,7 @@ from PIL import Image, ImageCms
 import sapnet
 from sapnet.cli import main
 from sapnet.commands import derain as derain_command
+from sapnet.engine.infer.model import DerainModel
 from sapnet.images import ImageError, OutputExistsError, read_image, write_image
 from sapnet.models import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -53,13 +54,13 @@ def _float_tiff(path, values: np.ndarray) -> None:
 def test_an_output_that_appears_while_deraining_is_kept_and_reported(tmp_path, derain, monkeypatch):
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
     out = tmp_path / "out"
-    real = derain_command.derain_checked
+    real = DerainModel.derain
 
     def other_run_writes_first(*args, **kwargs):
         (out / "a.png").write_bytes(b"the other run's result")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(derain_command, "derain_checked", other_run_writes_first)
+    monkeypatch.setattr(DerainModel, "derain", other_run_writes_first)
     code, lines = derain(tmp_path / "a.png", "-o", out)
     assert code == 1
     assert lines == [f"error: {tmp_path / 'a.png'}: output {out / 'a.png'} exists (pass --overwrite to replace it)"]
@@ -160,7 +161,7 @@ def test_a_symlink_loop_on_the_command_line_is_one_line(tmp_path, derain):
 )
 def test_impossible_options_are_refused_before_the_model_loads(tmp_path, capsys, monkeypatch, options, problem):
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
-    monkeypatch.setattr(derain_command, "_load_runner", lambda args: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(derain_command, "load_model", lambda *args, **kwargs: pytest.fail("the model was loaded"))
     code = main(["derain", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), *options])
     assert code == 2 and capsys.readouterr().err.splitlines() == [f"error: {problem}"]
 
@@ -271,7 +272,7 @@ def test_an_unwritable_output_folder_is_found_before_any_image_is_derained(tmp_p
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(derain_command.tempfile, "TemporaryFile", refused)
-    monkeypatch.setattr(derain_command, "_load_runner", lambda args: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(derain_command, "load_model", lambda *args, **kwargs: pytest.fail("the model was loaded"))
     code, lines = derain(tmp_path / "a.png", "-o", tmp_path / "out")
     assert code == 2 and lines == [f"error: {tmp_path / 'out'}: cannot write in the output folder (Permission denied)"]
 
@@ -328,3 +329,19 @@ def test_the_api_keeps_the_callers_image_untouched(model):
             result = sapnet.derain(photo, model)
         assert photo.getexif().get(0x0112) == 6 and photo.size == (30, 20)
     assert result.size == (20, 30)
+
+
+def test_a_tiff_without_dimensions_is_one_line(tmp_path):
+    """Found by the fuzz test: Pillow raises TypeError ("Missing dimensions") for this TIFF."""
+    header = (
+        b"II*\x00\x08\x00\x00\x00\n\x00\x00\x01\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x01\x04\x00\x01\x00\x00\x00"
+        b"\x01\x00\x00\x00\x02\x01\x03\x00\x01\x00\x00\x00 \x00\x00\x00\x03\x01\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00"
+        b"\x06\x01\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00\x11\x01\x04\x00\x01\x00\x00\x00\x86\x00\x00\x00\x16\x01\x04"
+        b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x17\x01\x04\x00\x01\x00\x00\x00\x04\x00\x00\x00\x1c\x01\x03\x00\x01\x00"
+        b"\x00\x00\x01\x00\x00\x00S\x01\x03\x00\x01\x00\x00\x00\x03\x00\x00\x00\xff\x00\x00\x00\xec\x0f#?"
+    )
+    path = tmp_path / "0.png"
+    path.write_bytes(header)
+    with pytest.raises(ImageError, match=r"0\.png: cannot decode") as caught:
+        read_image(path)
+    assert "\n" not in str(caught.value)

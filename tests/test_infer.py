@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 import sapnet
-from sapnet.engine.infer import _tile_starts, derain_tensor
+from sapnet.engine.infer.tiling import _tile_starts, derain_tensor
 from tests.conftest import tiny_model
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from sapnet.data import PairedDataset, find_pairs
-from sapnet.data.synth_cli import add_arguments, run
+from sapnet.commands.synth import add_arguments, run
 
 
 def synth(*argv: str) -> int:

@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sapnet.commands.evaluate import add_model_arguments, positive_int, print_error
+from sapnet.commands.common import add_model_arguments, positive_int, print_error
 from sapnet.data import DataError
 from sapnet.engine.evaluate import EvaluationError, load_dataset, open_model, parse_dataset, parse_model, read_item, unique_labels
-from sapnet.engine.figures import check_crop, choose_crop, comparison_figure, contact_sheet, thumbnail
-from sapnet.engine.infer import pick_device
+from sapnet.engine.evaluate.figures import check_crop, choose_crop, comparison_figure, contact_sheet, thumbnail
+from sapnet.engine.infer.backends import pick_device
 from sapnet.hub import WEIGHTS, WeightsError
 from sapnet.images import ImageError, write_image
 from sapnet.metrics import score_pair
 
-HELP = "comparison figures (rainy | models | clean, with an enlarged crop) and a contact sheet"
 
 
 def _crop(text: str) -> tuple[int, int, int]:

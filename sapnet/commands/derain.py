@@ -8,20 +8,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from sapnet.engine.fast import BACKENDS, OnnxRunner, make_runner
-from sapnet.engine.infer import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE,
-    FAST_MAX_PIXELS,
-    check_tiling,
-    derain_checked,
-    pick_device,
-)
-from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS, WeightsError, load_model
+from sapnet.commands.common import add_model_arguments, add_weights_argument, one_line, print_error
+from sapnet.engine.infer.model import load_model
+from sapnet.engine.infer.tiling import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, FAST_MAX_PIXELS, check_tiling
+from sapnet.hub import WeightsError
 from sapnet.images import (
     DEFAULT_MAX_MEGAPIXELS,
     IMAGE_EXTENSIONS,
@@ -35,27 +27,13 @@ from sapnet.images import (
 )
 from sapnet.signals import sigterm_as_interrupt
 
-HELP = "derain images (files, folders or glob patterns) into an output folder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="image files, folders of images, or glob patterns")
     parser.add_argument("-o", "--output", default="derained", help="output folder (default: ./derained)")
-    parser.add_argument(
-        "--weights",
-        default=DEFAULT_WEIGHTS,
-        help=f"weights name ({', '.join(WEIGHTS)}), checkpoint path, or a .onnx file from 'sapnet export' "
-        f"(default: {DEFAULT_WEIGHTS or 'none bundled yet'})",
-    )
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="how the network runs: 'fast' (cache-tiled CPU engine, same results as 'eager' to 1e-5), "
-        "'onnxruntime' (CPU; exports the model on the fly unless --weights is a .onnx file), 'eager' "
-        "(plain PyTorch); auto (default): fast on the CPU, eager on a GPU, onnxruntime for .onnx weights",
-    )
+    add_weights_argument(parser)
+    add_model_arguments(parser)
     parser.add_argument(
         "--format", choices=[ext.lstrip(".") for ext in IMAGE_EXTENSIONS], help="output format (default: the input's)"
     )
@@ -91,12 +69,6 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
-def _one_line(text: str) -> str:
-    """``text`` with control characters (a newline in a file name) and undecodable bytes of
-    names escaped, so that a message stays one printable line."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def _option_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the numeric options, found before anything is loaded."""
     try:
@@ -108,33 +80,13 @@ def _option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _load_runner(args: argparse.Namespace):
-    """The model as the chosen backend runs it (see sapnet.engine.fast)."""
-    backend = args.backend
-    weights = args.weights
-    if weights is not None and str(weights).lower().endswith(".onnx"):
-        if backend not in ("auto", "onnxruntime"):
-            raise ValueError(f"{weights}: an ONNX file runs with --backend onnxruntime, not {backend}")
-        if not Path(weights).is_file():
-            raise WeightsError(f"{weights}: no such ONNX file")
-        if args.device != "auto" and pick_device(args.device).type != "cpu":
-            raise ValueError("the onnxruntime backend runs on the CPU: pass --device cpu")
-        return OnnxRunner(weights)
-    cpu_only = backend in ("fast", "onnxruntime")
-    device = torch.device("cpu") if cpu_only and args.device == "auto" else pick_device(args.device)
-    if cpu_only and device.type != "cpu":
-        raise ValueError(f"the {backend} backend runs on the CPU: pass --device cpu (or --backend eager)")
-    return make_runner(load_model(weights, device=device), backend)
-
-
 def run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():  # ends as Ctrl-C does: the file being written is removed
         return _derain_all(args)
 
 
 def _derain_all(args: argparse.Namespace) -> int:
-    def error(message: str) -> None:
-        tqdm.write(f"error: {_one_line(message)}", file=sys.stderr)
+    error = print_error
 
     def exists(source: Path, target: Path) -> None:
         error(f"{source}: output {target} exists (pass --overwrite to replace it)")
@@ -161,7 +113,7 @@ def _derain_all(args: argparse.Namespace) -> int:
         error(f"{out_dir}: cannot write in the output folder ({problem.strerror or problem})")
         return 2
     try:
-        model = _load_runner(args)
+        model = load_model(args.weights, device=args.device, backend=args.backend)
     except (WeightsError, RuntimeError, ValueError) as problem:
         error(str(problem))
         return 2
@@ -186,15 +138,15 @@ def _derain_all(args: argparse.Namespace) -> int:
             try:
                 loaded = read_image(source, max_megapixels=args.max_megapixels)
                 if loaded.frames > 1:
-                    tqdm.write(f"warning: {_one_line(f'{source}: {frames_note(loaded.frames)}')}", file=sys.stderr)
+                    tqdm.write(f"warning: {one_line(f'{source}: {frames_note(loaded.frames)}')}", file=sys.stderr)
                 try:
-                    result = derain_checked(model, loaded.rgb[None], args.max_pixels, args.tile, args.overlap)[0]
+                    result = model.derain(loaded.rgb, args.max_pixels, args.tile, args.overlap)
                 except ImageError as problem:
                     raise ImageError(f"{source}: {problem}") from None
                 write_image(to_pil(result, loaded, target.suffix), target, overwrite=args.overwrite)
                 claimed.add(resolved)
                 if not args.quiet and len(sources) == 1:
-                    print(_one_line(f"{source} -> {target}"))
+                    print(one_line(f"{source} -> {target}"))
             except OutputExistsError:
                 exists(source, target)  # another run wrote it while this one was deraining
             except ImageError as problem:

@@ -7,15 +7,14 @@ import argparse
 import re
 from pathlib import Path
 
-from sapnet.commands.evaluate import add_model_arguments, positive_int, print_error
+from sapnet.commands.common import add_model_arguments, positive_int, print_error
 from sapnet.data import PRESETS, DataError
 from sapnet.downstream import TASKS, TaskModelError, folder_dataset, load_task_model, run_downstream, synthetic_dataset
 from sapnet.downstream.tasks import DEFAULT_TASK_MODELS, task_model_names
 from sapnet.engine.evaluate import EvaluationError, Tiling, parse_model, unique_labels
-from sapnet.engine.infer import pick_device
+from sapnet.engine.infer.backends import pick_device
 from sapnet.hub import WEIGHTS
 
-HELP = "detection mAP or segmentation mPA/mIoU on rainy, derained and clean images (the paper's Table 7)"
 
 
 def _non_negative_int(text: str) -> int:

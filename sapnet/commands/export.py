@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from sapnet.engine.fast import DEFAULT_OPSET, OnnxRunner, export_onnx, onnxruntime_available
-from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS, WeightsError, load_model
+from sapnet.engine.infer.backends.onnx import DEFAULT_OPSET, OnnxBackend, export_onnx, onnxruntime_available
+from sapnet.engine.infer.model import load_model
+from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS, WeightsError
 
-HELP = "export a model to ONNX (dynamic image size) for ONNX Runtime and other runtimes"
 FORMATS = ("onnx",)
 TOLERANCE = 1e-4
 
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_export(model: torch.nn.Module, path: Path) -> float:
     """Max abs difference between ONNX Runtime and PyTorch on random images of two sizes."""
-    runner = OnnxRunner(path)
+    runner = OnnxBackend(path)
     generator = torch.Generator().manual_seed(0)
     worst = 0.0
     for shape in ((1, 3, 48, 64), (2, 3, 37, 29)):
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.overwrite:
         return error(f"{output} exists (pass --overwrite to replace it)")
     try:
-        model = load_model(args.weights, device="cpu", stages=args.stages)
-    except (WeightsError, RuntimeError) as problem:
+        model = load_model(args.weights, device="cpu", backend="eager", stages=args.stages).network
+    except (WeightsError, RuntimeError, ValueError) as problem:
         return error(str(problem))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

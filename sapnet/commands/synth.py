@@ -1,7 +1,84 @@
-"""``sapnet synth``: make rainy/clean training pairs from clean photos."""
+"""``sapnet synth CLEAN_DIR OUT_DIR``: make a paired training set by raining on clean photos.
 
-from sapnet.data.synth_cli import add_arguments, run
+Writes ``OUT_DIR/rainy/NAME.png`` and ``OUT_DIR/clean/NAME.png`` (the layout :func:`find_pairs`
+reads). The clean side is the decoded photo re-saved losslessly, so the pair is pixel-aligned.
+Existing outputs are left alone unless ``--overwrite``. An unreadable photo, or one whose
+output exists, gets one ``error: FILE: problem`` line on stderr and the others go on; the exit
+status is 1 if any photo failed, 2 if nothing could be started.
+"""
 
-HELP = "synthesise rainy/clean pairs from a folder of clean photos"
+from __future__ import annotations
 
-__all__ = ["HELP", "add_arguments", "run"]
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sapnet.data.files import DataError, list_images
+from sapnet.data.rain import PRESETS
+from sapnet.data.synthetic_pairs import prepare_pair_folders, write_synthetic_pair
+
+MIXED = "mixed"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("clean_dir", type=Path, help="folder of clean photos (its subfolders are not read)")
+    parser.add_argument("out_dir", type=Path, help="output folder; gets rainy/ and clean/ subfolders")
+    parser.add_argument(
+        "--preset",
+        choices=(*PRESETS, MIXED),
+        default=MIXED,
+        help="rain: drizzle, light (like Rain100L), heavy (like Rain100H), storm (rain in fog, like "
+        "RainCityscapes), or mixed: one of them picked per photo (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--limit", type=_positive_int, help="use only the first N photos, in name order")
+    parser.add_argument(
+        "--no-fog",
+        action="store_true",
+        help="leave out the preset's fog and haze (the streaks stay the same)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing pairs in OUT_DIR (by default they are kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        photos = list_images(args.clean_dir)[: args.limit]
+        rainy_dir, clean_dir = prepare_pair_folders(args.out_dir, args.clean_dir)
+    except (DataError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failures = 0
+    taken: dict[str, Path] = {}
+    for index, photo in enumerate(tqdm(photos, desc="synth", unit="photo")):
+        try:
+            # Outputs are named by stem, so photo.jpg and photo.png would overwrite each other.
+            if photo.stem in taken:
+                raise DataError(f"{photo}: skipped, same name as {taken[photo.stem].name}")
+            taken[photo.stem] = photo
+            # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
+            rng = np.random.default_rng((args.seed, index))
+            preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
+            write_synthetic_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog, overwrite=args.overwrite)
+        except (DataError, OSError) as error:
+            tqdm.write(f"error: {error}", file=sys.stderr)
+            failures += 1
+    if failures:
+        print(f"sapnet synth: {failures} of {len(photos)} photos failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value

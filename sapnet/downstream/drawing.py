@@ -1,5 +1,5 @@
 """Task-model outputs drawn on images (boxes with names and scores, or coloured label maps), for
-the example figure: the rows of a :func:`sapnet.engine.figures.contact_sheet`, like the SAPNet
+the example figure: the rows of a :func:`sapnet.engine.evaluate.figures.contact_sheet`, like the SAPNet
 paper's Figures 12-13."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from sapnet.data import DataError, list_images
-from sapnet.data.synth_cli import _prepare_output, _write_pair
+from sapnet.data.synthetic_pairs import prepare_pair_folders, write_synthetic_pair
 from sapnet.downstream.annotations import CocoAnnotations
 from sapnet.downstream.drawing import draw_boxes, draw_labels
 from sapnet.downstream.metrics import IGNORE, DetectionScores, ReferenceBoxes, SegmentationScores
@@ -41,13 +41,13 @@ from sapnet.engine.evaluate import (
     EvaluationError,
     ModelSpec,
     Tiling,
-    _versions,
     open_model,
     read_item,
     unique_labels,
 )
-from sapnet.engine.figures import contact_sheet, thumbnail
-from sapnet.engine.infer import pick_device
+from sapnet.engine.evaluate.figures import contact_sheet, thumbnail
+from sapnet.engine.evaluate.reports import library_versions
+from sapnet.engine.infer.backends import pick_device
 from sapnet.hub import WeightsError
 from sapnet.images import ImageError
 
@@ -87,13 +87,13 @@ def synthetic_dataset(
     photos = list_images(clean)
     _check_stems(photos)
     root = out / "data" / f"{clean.resolve().name}-{preset}-seed{seed}"
-    rainy_dir, clean_dir = _prepare_output(root, clean)
+    rainy_dir, clean_dir = prepare_pair_folders(root, clean)
     items = []
     for index, photo in enumerate(photos[:limit]):
         pair = rainy_dir / f"{photo.stem}.png", clean_dir / f"{photo.stem}.png"
         if not all(path.is_file() for path in pair):
             try:  # seeded by the photo's place in the folder, as sapnet synth seeds it
-                _write_pair(photo, preset, np.random.default_rng((seed, index)), rainy_dir, clean_dir)
+                write_synthetic_pair(photo, preset, np.random.default_rng((seed, index)), rainy_dir, clean_dir)
             except (DataError, OSError) as error:
                 on_error(str(error))
                 continue
@@ -324,7 +324,7 @@ def _write(report: DownstreamReport, task_model, reference: _Reference, dataset:
     (folder / "summary.md").write_text(summary_markdown(report, task_model, reference, dataset))
     if report.examples:
         example_figure(report, task_model, reference).save(folder / "figure.png")
-    versions = _versions()
+    versions = library_versions()
     for package in ("torchmetrics", "pycocotools"):
         try:
             versions[package] = version(package)

@@ -1,7 +1,9 @@
 """Channel attention blocks compared in the SAPNet paper (§3.2, Table 2).
 
 All three rescale the channels of a feature map ``x`` (N, C, H, W) by a per-channel gate in
-(0, 1) computed from its global average pool; they differ in how the gate is computed.
+(0, 1) computed from its global average pool; they differ in how the gate is computed. Each
+exposes that gate as ``gate(pooled)`` ((N, C) → (N, C)), which its forward applies, so an engine
+that computes the pools another way (the fast CPU backend) uses exactly the block's own gate.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ class ChannelResidualAttention(nn.Module):
         self.excite = nn.Conv2d(hidden, channels, 1, bias=False)
         self.residual = nn.Conv2d(channels, channels, 1, bias=False)
 
+    def gate(self, pooled: torch.Tensor) -> torch.Tensor:
+        pooled = pooled[:, :, None, None]
+        return torch.sigmoid(self.excite(torch.relu(self.squeeze(pooled))) + self.residual(pooled))[:, :, 0, 0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = x.mean(dim=(2, 3), keepdim=True)
-        gate = self.excite(torch.relu(self.squeeze(pooled))) + self.residual(pooled)
-        return x * torch.sigmoid(gate)
+        return x * self.gate(x.mean(dim=(2, 3)))[:, :, None, None]
 
 
 class SqueezeExcitation(nn.Module):
@@ -39,10 +43,11 @@ class SqueezeExcitation(nn.Module):
         self.fc1 = nn.Linear(channels, hidden)
         self.fc2 = nn.Linear(hidden, channels)
 
+    def gate(self, pooled: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(pooled))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = x.mean(dim=(2, 3))
-        gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(pooled))))
-        return x * gate[:, :, None, None]
+        return x * self.gate(x.mean(dim=(2, 3)))[:, :, None, None]
 
 
 class ChannelAttention(nn.Module):
@@ -57,9 +62,18 @@ class ChannelAttention(nn.Module):
         self.squeeze = nn.Conv2d(channels, hidden, 1)
         self.excite = nn.Conv2d(hidden, channels, 1)
 
+    def gate(self, pooled: torch.Tensor) -> torch.Tensor:
+        pooled = pooled[:, :, None, None]
+        return torch.sigmoid(self.excite(torch.relu(self.squeeze(pooled))))[:, :, 0, 0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = x.mean(dim=(2, 3), keepdim=True)
-        return x * torch.sigmoid(self.excite(torch.relu(self.squeeze(pooled))))
+        return x * self.gate(x.mean(dim=(2, 3)))[:, :, None, None]
+
+
+class NoAttention(nn.Identity):
+    """No attention (PReNet, the "conv" row of Table 2): the map passes unchanged, no gate."""
+
+    gate = None
 
 
 ATTENTION_KINDS = ("cra", "se", "ca", "none")
@@ -74,5 +88,5 @@ def build_attention(kind: str, channels: int, reduction: int) -> nn.Module:
     if kind == "ca":
         return ChannelAttention(channels)
     if kind == "none":
-        return nn.Identity()
+        return NoAttention()
     raise ValueError(f"unknown attention {kind!r}; choose one of {', '.join(ATTENTION_KINDS)}")

@@ -6,8 +6,8 @@ large (six recurrent stages of dilated blocks) and its channel attention pools o
 input, so tiling is an approximation: large tiles with a wide overlap keep it far below what
 anyone can see (tests pin ≥ 45 dB PSNR between tiled and untiled results).
 
-``model`` may be the network itself or a runner of :mod:`sapnet.engine.fast` (the fast CPU
-engine, ONNX Runtime): anything called like the model with a ``device`` attribute.
+``model`` may be the network itself or a backend of :mod:`sapnet.engine.infer.backends`:
+anything called like the network, with a ``device`` and, optionally, its ``max_pixels``.
 """
 
 from __future__ import annotations
@@ -24,16 +24,6 @@ DEFAULT_MAX_PIXELS = 1024 * 1024  # above this an image is tiled (about 1.7 GB o
 FAST_MAX_PIXELS = 1920 * 1088
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else the CPU; ``cpu``/``cuda``/``cuda:N`` as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA device here; use --device cpu")
-    return device
 
 
 def check_tiling(max_pixels: int | None, tile: int, overlap: int) -> None:
@@ -71,14 +61,13 @@ def _ramp(length: int, start: int, tile: int, total: int, overlap: int, device) 
 
 
 def default_max_pixels(model) -> int:
-    """The tiling threshold that keeps ``model``'s (or runner's) activations under about 2 GB."""
-    from sapnet.engine.fast import FastSAPNet
-
-    return FAST_MAX_PIXELS if isinstance(model, FastSAPNet) else DEFAULT_MAX_PIXELS
+    """The tiling threshold that keeps ``model``'s (or backend's) activations under about 2 GB:
+    a backend states its own (``max_pixels``); a plain network gets the eager one."""
+    return getattr(model, "max_pixels", DEFAULT_MAX_PIXELS)
 
 
 def model_device(model) -> torch.device:
-    """The device a model or runner computes on."""
+    """The device a network or backend computes on."""
     device = getattr(model, "device", None)
     if isinstance(device, torch.device):
         return device
@@ -95,7 +84,7 @@ def derain_tensor(
 ) -> torch.Tensor:
     """Derain (N, 3, H, W) images in [0, 1] on the model's device; returns them clamped to [0, 1]
     on the input's device. Images over ``max_pixels`` (None: :func:`default_max_pixels`) are
-    processed in ``tile``-sized tiles. ``model`` is the network or a runner (see the module notes)."""
+    processed in ``tile``-sized tiles. ``model`` is the network or a backend (see the module notes)."""
     check_tiling(max_pixels, tile, overlap)
     if max_pixels is None:
         max_pixels = default_max_pixels(model)

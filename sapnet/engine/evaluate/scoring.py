@@ -22,12 +22,9 @@ Results go to ``OUT/per_image.csv``, ``OUT/summary.md`` and ``OUT/settings.json`
 
 from __future__ import annotations
 
-import csv
 import json
-import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,28 +34,14 @@ from tqdm import tqdm
 from sapnet.data import DataError, find_pairs, list_images, read_rgb
 from sapnet.data.files import is_image_file
 from sapnet.data.pairs import has_paired_layout
-from sapnet.engine.fast import make_runner, resolve_backend
-from sapnet.engine.infer import DEFAULT_OVERLAP, DEFAULT_TILE, derain_tensor, pick_device
-from sapnet.hub import WEIGHTS, WeightsError, fetch, load_model, sha256_of
+from sapnet.engine.evaluate.reports import Report, write_reports
+from sapnet.engine.infer.backends import pick_device
+from sapnet.engine.infer.model import load_model
+from sapnet.engine.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from sapnet.hub import WEIGHTS, WeightsError
 from sapnet.images import ImageError, to_pil, write_image
 from sapnet.metrics import brisque, niqe, score_pair
 from sapnet.metrics.no_reference import brisque_model_files
-
-FULL_REFERENCE = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
-NO_REFERENCE = ("niqe", "brisque")
-CSV_COLUMNS = ("model", "dataset", "image", *FULL_REFERENCE, *NO_REFERENCE)
-CONVENTIONS = {
-    "quantisation": "every output is clamped to [0, 1] and rounded to 8 bits (round(255·x), ties to even; "
-    "not truncated), as its saved PNG holds it, before it is scored",
-    "y": "MATLAB convention of the deraining literature: Y = (16 + 65.481 R + 128.553 G + 24.966 B)/255 "
-    "(not rounded); PSNR with peak 1; SSIM on Y·255, L = 255, 11×11 Gaussian window (σ 1.5), "
-    "K = (0.01, 0.03), 'valid' filtering, no downsampling; no border crop",
-    "rgb": "scikit-image, as the SAPNet paper: peak_signal_noise_ratio(clean, out, data_range=1), "
-    "structural_similarity(clean, out, channel_axis=-1, data_range=1) (7×7 uniform window, channel mean); "
-    "no border crop",
-    "niqe": "MATLAB release (rgb2gray luma, 96×96 blocks, pristine model of the release); lower is better",
-    "brisque": "OpenCV cv2.quality.QualityBRISQUE with the authors' LIVE model; lower is better",
-}
 
 
 class EvaluationError(ValueError):
@@ -209,7 +192,7 @@ class FolderOutputs:
 
 @dataclass
 class Tiling:
-    """How images are cut for the network (see :func:`sapnet.engine.infer.derain_tensor`);
+    """How images are cut for the network (see :mod:`sapnet.engine.infer.tiling`);
     ``max_pixels`` None: the backend's default."""
 
     max_pixels: int | None = None
@@ -217,24 +200,21 @@ class Tiling:
     overlap: int = DEFAULT_OVERLAP
 
 
-class CheckpointOutputs:
-    """A network's outputs, computed once and cached as 8-bit PNGs under ``cache/<dataset>/``."""
+class ModelOutputs:
+    """A model's outputs (any weights :func:`sapnet.load_model` takes, ``.onnx`` included),
+    computed once and cached as 8-bit PNGs under ``cache/<dataset>/``."""
 
     def __init__(self, spec: ModelSpec, cache: Path, device: torch.device, backend: str = "auto", tiling: Tiling | None = None) -> None:
         self.label = spec.label
         self.source = spec.source
-        self.path = fetch(WEIGHTS[spec.source]) if spec.source in WEIGHTS else Path(spec.source)
-        self.sha256 = sha256_of(self.path)
-        self.model = load_model(self.path, device=device)
-        self.backend = resolve_backend(self.model, backend)
-        self.runner = make_runner(self.model, self.backend)
+        self.model = load_model(spec.source, device=device, backend=backend)
         self.tiling = tiling or Tiling()
         self.cache = cache
         self._claim_cache()
 
     def _claim_cache(self) -> None:
         """Write or check ``source.json``: cached outputs must come from these weights and tiling."""
-        stamp = {"sha256": self.sha256, **vars(self.tiling)}
+        stamp = {"sha256": self.model.source.sha256, **vars(self.tiling)}
         stamp_path = self.cache / "source.json"
         if stamp_path.is_file():
             cached = json.loads(stamp_path.read_text())
@@ -252,11 +232,7 @@ class CheckpointOutputs:
             "label": self.label,
             "kind": "checkpoint",
             "source": self.source,
-            "path": str(self.path.resolve()),
-            "sha256": self.sha256,
-            "config": self.model.config.to_dict(),
-            "parameters": sum(p.numel() for p in self.model.parameters()),
-            "backend": self.backend,
+            **self.model.info(),
             "tiling": vars(self.tiling),
             "cache": str(self.cache),
         }
@@ -279,19 +255,19 @@ class CheckpointOutputs:
         target = self.cache / dataset / f"{rainy_path.stem}.png"
         if target.is_file():
             return read_rgb(target)
-        tensor = torch.from_numpy(rainy.transpose(2, 0, 1).astype(np.float32) / 255)[None]
-        result = derain_tensor(self.runner, tensor, self.tiling.max_pixels, self.tiling.tile, self.tiling.overlap)[0]
+        tensor = torch.from_numpy(rainy.transpose(2, 0, 1).astype(np.float32) / 255)
+        result = self.model.derain(tensor, self.tiling.max_pixels, self.tiling.tile, self.tiling.overlap)
         image = to_pil(result)  # 8-bit RGB, rounded to nearest: what every score below sees
         write_image(image, target)
         return np.asarray(image)
 
 
 def open_model(spec: ModelSpec, out: Path, device: torch.device, backend: str = "auto", tiling: Tiling | None = None):
-    """The output source of ``spec``: a :class:`FolderOutputs` or a :class:`CheckpointOutputs`
+    """The output source of ``spec``: a :class:`FolderOutputs` or a :class:`ModelOutputs`
     caching under ``out/derained/<label>``. Raises WeightsError/EvaluationError/ValueError."""
     if spec.is_folder:
         return FolderOutputs(spec)
-    return CheckpointOutputs(spec, out / "derained" / spec.label, device, backend, tiling)
+    return ModelOutputs(spec, out / "derained" / spec.label, device, backend, tiling)
 
 
 # -- scoring ----------------------------------------------------------------------------------
@@ -329,17 +305,6 @@ def score_output(
 
 
 # -- the run ----------------------------------------------------------------------------------
-
-@dataclass
-class Report:
-    """What an evaluation produced: one row per scored image, and one line per failure."""
-
-    rows: list[dict] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    models: list[dict] = field(default_factory=list)
-    datasets: list[dict] = field(default_factory=list)
-    brisque: str = "not needed"
-
 
 def _score_dataset(dataset: Dataset, sources: list, report: Report, fail: Callable[[str], None], bar: tqdm,
                    no_reference: bool, with_brisque: bool) -> None:
@@ -426,116 +391,3 @@ def evaluate(
             _score_dataset(dataset, sources, report, fail, bar, no_reference, with_brisque)
     write_reports(report, out, torch_device, settings or {}, no_reference)
     return report
-
-
-# -- report files -----------------------------------------------------------------------------
-
-def _number(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    """One line per (model, data set, image); metrics that do not apply are left empty."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            writer.writerow([row["model"], row["dataset"], row["image"], *(_number(row.get(key)) for key in CSV_COLUMNS[3:])])
-
-
-def mean_scores(rows: list[dict]) -> dict[tuple[str, str], dict]:
-    """(model, data set) → {"images": n, metric: mean over the images that have it}."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["model"], row["dataset"]), []).append(row)
-    means = {}
-    for key, group in groups.items():
-        values = {metric: [row[metric] for row in group if metric in row] for metric in FULL_REFERENCE + NO_REFERENCE}
-        means[key] = {"images": len(group), **{metric: float(np.mean(v)) for metric, v in values.items() if v}}
-    return means
-
-
-def _cell(mean: dict | None, first: str, second: str, formats: tuple[str, str], expected: int) -> str:
-    if mean is None or first not in mean:
-        return "—"
-    text = f"{mean[first]:{formats[0]}}" + (f" / {mean[second]:{formats[1]}}" if second in mean else "")
-    return text if mean["images"] == expected else f"{text} ({mean['images']} of {expected})"
-
-
-def _table(title: str, models: list[str], datasets: list[dict], means: dict, metrics: tuple[str, str], formats: tuple[str, str]) -> list[str]:
-    lines = [f"## {title}", "", "| model | " + " | ".join(d["name"] for d in datasets) + " |", "|---" * (len(datasets) + 1) + "|"]
-    for model in models:
-        cells = [_cell(means.get((model, d["name"])), *metrics, formats, d["evaluated"]) for d in datasets]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    return lines + [""]
-
-
-def summary_markdown(report: Report, no_reference: bool) -> str:
-    """Mean scores, models × data sets: one table per convention, the conventions stated."""
-    means = mean_scores(report.rows)
-    models = [model["label"] for model in report.models]
-    paired = [d for d in report.datasets if d["ground_truth"]]
-    unpaired = [d for d in report.datasets if not d["ground_truth"] or no_reference]
-    lines = [
-        "# SAPNet evaluation",
-        "",
-        f"Mean scores over each data set's images; {CONVENTIONS['quantisation']}.",
-        "",
-    ]
-    if paired:
-        lines += _table("Y channel, MATLAB convention: PSNR (dB) / SSIM", models, paired, means, ("psnr_y", "ssim_y"), (".3f", ".4f"))
-        lines += [f"Y: {CONVENTIONS['y']}.", ""]
-        lines += _table("RGB, scikit-image convention: PSNR (dB) / SSIM", models, paired, means, ("psnr_rgb", "ssim_rgb"), (".3f", ".4f"))
-        lines += [f"RGB: {CONVENTIONS['rgb']}.", ""]
-    if unpaired:
-        lines += _table("No reference: NIQE / BRISQUE (lower is better)", models, unpaired, means, ("niqe", "brisque"), (".4f", ".3f"))
-        lines += [f"NIQE: {CONVENTIONS['niqe']}. BRISQUE: {CONVENTIONS['brisque']} ({report.brisque}).", ""]
-    lines += ["Data: " + "; ".join(
-        f"{d['name']} = {d['path']} ({d['evaluated']} of {d['images']} images{'' if d['ground_truth'] else ', no ground truth'})"
-        for d in report.datasets
-    ) + ".", ""]
-    if report.errors:
-        lines += [f"**{len(report.errors)} problem(s)**; cells over fewer images than the data set say so:", ""]
-        lines += [f"- {error}" for error in report.errors] + [""]
-    return "\n".join(lines)
-
-
-def _versions() -> dict[str, str]:
-    """Versions of Python and of every library that takes part in a score."""
-    import PIL
-    import scipy
-    import skimage
-
-    import sapnet
-
-    versions = {"python": platform.python_version(), "sapnet": sapnet.__version__, "torch": torch.__version__}
-    versions.update(numpy=np.__version__, scikit_image=skimage.__version__, scipy=scipy.__version__, pillow=PIL.__version__)
-    try:
-        import cv2
-
-        versions["opencv"] = cv2.__version__
-    except ImportError:
-        versions["opencv"] = "not installed"
-    return versions
-
-
-def write_reports(report: Report, out: Path, device: torch.device, settings: dict, no_reference: bool) -> None:
-    """``per_image.csv``, ``summary.md`` and ``settings.json`` in ``out``."""
-    write_csv(report.rows, out / "per_image.csv")
-    (out / "summary.md").write_text(summary_markdown(report, no_reference))
-    record = {
-        **settings,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "platform": platform.platform(),
-        "device": str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})",
-        "threads": torch.get_num_threads(),
-        "conventions": CONVENTIONS,
-        "brisque": report.brisque,
-        "models": report.models,
-        "datasets": report.datasets,
-        "scored": len(report.rows),
-        "errors": report.errors,
-    }
-    (out / "settings.json").write_text(json.dumps(record, indent=2, allow_nan=False, default=str) + "\n")
-

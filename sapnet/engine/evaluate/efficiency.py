@@ -6,7 +6,7 @@
   products), two FLOPs per multiply-add, without biases, activations, pooling or element-wise
   operations; MACs (multiply-accumulates, what many papers call "FLOPs") are half of it. The pass
   runs on the ``meta`` device, so no memory is used and no time is spent.
-* **Latency**: the median wall time of ``repeats`` calls of :func:`sapnet.engine.infer.derain_tensor`
+* **Latency**: the median wall time of ``repeats`` calls of :func:`sapnet.engine.infer.tiling.derain_tensor`
   (what ``sapnet derain`` runs, clamping included) on a random 1×3×H×W image already on the
   device, after ``warmup`` untimed calls; CUDA is synchronised around each call.
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from sapnet.engine.infer import derain_tensor, model_device
+from sapnet.engine.infer.tiling import derain_tensor, model_device
 
 DEFAULT_SIZE = (512, 512)
 
@@ -47,7 +47,7 @@ def _synchronize(device: torch.device) -> None:
 def latencies(runner, height: int = DEFAULT_SIZE[0], width: int = DEFAULT_SIZE[1], repeats: int = 10, warmup: int = 1) -> list[float]:
     """Seconds per call of ``derain_tensor(runner, image)`` for ``repeats`` timed calls (see the module notes).
 
-    ``runner`` is a model or a runner of :mod:`sapnet.engine.fast`.
+    ``runner`` is a network or a backend of :mod:`sapnet.engine.infer.backends`.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -67,7 +67,7 @@ def latencies(runner, height: int = DEFAULT_SIZE[0], width: int = DEFAULT_SIZE[1
 def measure(model: nn.Module, runner=None, height: int = DEFAULT_SIZE[0], width: int = DEFAULT_SIZE[1], repeats: int = 10) -> dict:
     """Parameters, FLOPs, MACs and latency (median, min, max in seconds) of ``model`` at ``height``×``width``.
 
-    The latency is ``runner``'s (e.g. the fast CPU engine); ``model`` itself when None.
+    The latency is ``runner``'s (a backend, e.g. the fast CPU engine); ``model`` itself when None.
     """
     times = latencies(model if runner is None else runner, height, width, repeats)
     flops = count_flops(model, height, width)

@@ -1,0 +1,60 @@
+"""What several commands share: argument types, the model options, and the error line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS
+
+BACKEND_CHOICES = ("auto", "eager", "fast", "onnxruntime")  # sapnet.engine.infer.backends.BACKENDS, without torch
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, one line, without breaking a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {one_line(message)}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a file name) and undecodable bytes of
+    names escaped, so that a message stays one printable line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+    """--weights: anything :func:`sapnet.load_model` takes."""
+    parser.add_argument(
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        help=f"weights name ({', '.join(WEIGHTS)}), checkpoint path, or a .onnx file from 'sapnet export' "
+        f"(default: {DEFAULT_WEIGHTS or 'none bundled yet'})",
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device and --backend, shared by the commands that run models."""
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default="auto",
+        help="how the network runs: 'fast' (cache-tiled CPU engine, same results as 'eager' to 1e-5), "
+        "'onnxruntime' (CPU; exports the model on the fly unless the weights are a .onnx file), 'eager' "
+        "(plain PyTorch); auto (default): fast on the CPU, eager on a GPU, onnxruntime for .onnx weights",
+    )
