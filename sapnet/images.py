@@ -26,7 +26,6 @@ import glob
 import io
 import os
 import struct
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageCms, ImageOps
+
+from sapnet.files import atomic_write
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Rec. 601 luma, as Pillow's convert("L") weighs RGB: how a gray input's result goes back to gray
@@ -242,21 +243,6 @@ def writable_format(suffix: str) -> str | None:
     return name if name in Image.SAVE else None
 
 
-def _publish_exclusively(tmp: str, path: Path) -> None:
-    """Give the finished ``tmp`` the name ``path`` only if no file has it (FileExistsError
-    otherwise): a hard link is created atomically or not at all, so of two runs writing the same
-    output one wins and the other is told, where a rename would silently replace."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        # no hard links on this file system (FAT, some network mounts): claim the name with an
-        # exclusive create, then rename over the claim (an empty file shows for that moment)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
-        os.replace(tmp, path)
-
-
 def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95, overwrite: bool = True) -> None:
     """Save atomically (temporary file, then rename), so a failed write leaves nothing half-done.
 
@@ -272,23 +258,12 @@ def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95, 
     options = {"quality": quality} if format_name in ("JPEG", "WEBP") else {}
     options.update({key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)})
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".sapnet-", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise ImageError(f"{path}: cannot write to {path.parent} ({error.strerror or error})") from None
-    try:
-        os.close(fd)
-        image.save(tmp, format=format_name, **options)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _publish_exclusively(tmp, path)
+        with atomic_write(path, overwrite) as tmp:
+            image.save(tmp, format=format_name, **options)
     except FileExistsError:
         raise OutputExistsError(f"{path}: exists") from None
     except (OSError, ValueError) as error:
         raise ImageError(f"{path}: cannot write ({getattr(error, 'strerror', None) or error})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def is_image_file(path: Path) -> bool:
@@ -296,7 +271,17 @@ def is_image_file(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def list_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
+def images_in(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder`` (not recursive), sorted by name: the one file
+    lister, used by :func:`expand_inputs` and by the data sets (:func:`sapnet.data.list_images`)."""
+    return sorted(path for path in folder.iterdir() if is_image_file(path))
+
+
+def no_images_message(folder: Path) -> str:
+    return f"{folder}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})"
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
     """Expand files, folders (their images, sorted, not recursive) and glob patterns.
 
     Returns the image paths and one error line for each input that names nothing usable.
@@ -309,9 +294,9 @@ def list_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
             if candidate.is_symlink() and not candidate.exists():
                 candidate.stat()  # raises why the link leads nowhere: a loop, a missing target
             if candidate.is_dir():
-                found = sorted(p for p in candidate.iterdir() if is_image_file(p))
+                found = images_in(candidate)
                 if not found:
-                    errors.append(f"{candidate}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+                    errors.append(no_images_message(candidate))
                 paths.extend(found)
             elif candidate.exists():
                 paths.append(candidate)

@@ -19,8 +19,8 @@ from sapnet.images import (
     IMAGE_EXTENSIONS,
     ImageError,
     OutputExistsError,
+    expand_inputs,
     frames_note,
-    list_images,
     read_image,
     to_pil,
     write_image,
@@ -95,7 +95,7 @@ def _derain_all(args: argparse.Namespace) -> int:
     if problem:
         error(problem)
         return 2
-    sources, input_errors = list_images(args.inputs)
+    sources, input_errors = expand_inputs(args.inputs)
     for message in input_errors:
         error(message)
     if not sources:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sapnet.commands.common import non_negative_int, positive_int
 from sapnet.data.files import DataError, list_images
 from sapnet.data.rain import PRESETS
 from sapnet.data.synthetic_pairs import prepare_pair_folders, write_synthetic_pair
@@ -33,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rain: drizzle, light (like Rain100L), heavy (like Rain100H), storm (rain in fog, like "
         "RainCityscapes), or mixed: one of them picked per photo (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--limit", type=_positive_int, help="use only the first N photos, in name order")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--limit", type=positive_int, help="use only the first N photos, in name order")
     parser.add_argument(
         "--no-fog",
         action="store_true",
@@ -68,17 +69,3 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         print(f"sapnet synth: {failures} of {len(photos)} photos failed", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value

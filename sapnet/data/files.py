@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sapnet.images import IMAGE_EXTENSIONS, ImageError, check_pixels, is_image_file, read_image
+from sapnet.images import ImageError, check_pixels, images_in, no_images_message, read_image
 
 
 class DataError(ValueError):
@@ -19,9 +19,9 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder")
-    images = sorted(path for path in folder.iterdir() if is_image_file(path))
+    images = images_in(folder)
     if not images:
-        raise DataError(f"{folder}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise DataError(no_images_message(folder))
     return images
 
 

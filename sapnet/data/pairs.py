@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from sapnet.data.files import DataError, is_image_file, list_images
+from sapnet.data.files import DataError, list_images
+from sapnet.images import is_image_file
 
 SUBFOLDER_LAYOUTS = (("rainy", "clean"), ("input", "target"))
 _PRENET_NAME = re.compile(r"^(?P<side>no)?rain-(?P<key>.+)$", re.IGNORECASE)

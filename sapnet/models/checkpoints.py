@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from sapnet.files import atomic_write
 from sapnet.models.sapnet import SAPNet, SAPNetConfig
 
 CONFIG_KEY = "sapnet_config"
@@ -89,14 +89,8 @@ def save_checkpoint(model: SAPNet, path: str | os.PathLike, metadata: dict[str, 
     header.update(metadata or {})
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
