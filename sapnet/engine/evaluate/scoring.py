@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from sapnet.data import DataError, find_pairs, list_images, read_rgb
-from sapnet.data.files import is_image_file
+from sapnet.images import is_image_file
 from sapnet.data.pairs import has_paired_layout
 from sapnet.engine.evaluate.reports import Report, write_reports
 from sapnet.engine.infer.backends import pick_device
