@@ -266,6 +266,14 @@ def write_image(image: Image.Image, path: str | os.PathLike, quality: int = 95, 
         raise ImageError(f"{path}: cannot write ({getattr(error, 'strerror', None) or error})") from None
 
 
+def output_suffix(name: str, output_format: str | None = None) -> str:
+    """The extension a derained image of the input ``name`` is written with: ``output_format``
+    (png, jpg, …) when given, else the input's own when it is one of :data:`IMAGE_EXTENSIONS`,
+    else PNG (lossless, and writable whatever the input was: a ``.heic``, no extension)."""
+    suffix = "." + output_format if output_format else Path(name).suffix.lower()
+    return suffix if suffix in IMAGE_EXTENSIONS else ".png"
+
+
 def is_image_file(path: Path) -> bool:
     """A regular, non-hidden file with one of :data:`IMAGE_EXTENSIONS` (any case)."""
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS

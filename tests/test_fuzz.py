@@ -18,7 +18,7 @@ from PIL import Image
 
 import sapnet
 from sapnet.cli import main
-from sapnet.commands.common import one_line
+from sapnet.text import one_line
 from sapnet.images import ImageError
 
 from .conftest import tiny_model

@@ -10,5 +10,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("sapnet.commands.evaluate", "score models on data sets: per-image CSV, Markdown summary, settings JSON"),
     "efficiency": ("sapnet.commands.efficiency", "parameters, FLOPs and median latency of models (the paper's Figure 1)"),
     "compare": ("sapnet.commands.compare", "comparison figures (rainy | models | clean, with an enlarged crop) and a contact sheet"),
+    "serve": ("sapnet.commands.serve", "serve a web page and HTTP API that derain photos (on 127.0.0.1 unless --host says otherwise)"),
     "downstream": ("sapnet.commands.downstream", "detection mAP or segmentation mPA/mIoU on rainy, derained and clean images (the paper's Table 7)"),
 }

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sapnet.hub import DEFAULT_WEIGHTS, WEIGHTS
+from sapnet.text import one_line
 
 BACKEND_CHOICES = ("auto", "eager", "fast", "onnxruntime")  # sapnet.engine.infer.backends.BACKENDS, without torch
 
@@ -15,12 +16,6 @@ def print_error(message: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(f"error: {one_line(message)}", file=sys.stderr)
-
-
-def one_line(text: str) -> str:
-    """``text`` with control characters (a newline in a file name) and undecodable bytes of
-    names escaped, so that a message stays one printable line."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def positive_int(text: str) -> int:

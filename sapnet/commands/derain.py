@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sapnet.commands.common import add_model_arguments, add_weights_argument, one_line, print_error
+from sapnet.commands.common import add_model_arguments, add_weights_argument, print_error
 from sapnet.engine.infer.model import load_model
 from sapnet.engine.infer.tiling import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, FAST_MAX_PIXELS, check_tiling
 from sapnet.hub import WeightsError
@@ -21,11 +21,13 @@ from sapnet.images import (
     OutputExistsError,
     expand_inputs,
     frames_note,
+    output_suffix,
     read_image,
     to_pil,
     write_image,
 )
 from sapnet.signals import sigterm_as_interrupt
+from sapnet.text import one_line
 
 
 
@@ -57,8 +59,7 @@ def _output_path(source: Path, out_dir: Path, fmt: str | None) -> Path:
     """The input's name in ``out_dir``, as ``fmt``, else in the input's format where it is one of
     :data:`IMAGE_EXTENSIONS`, else as PNG (lossless): a ``.heic`` or extensionless input still
     gets an output Pillow can write."""
-    suffix = "." + fmt if fmt else source.suffix.lower()
-    return out_dir / (source.stem + (suffix if suffix in IMAGE_EXTENSIONS else ".png"))
+    return out_dir / (source.stem + output_suffix(source.name, fmt))
 
 
 def _name_max(folder: Path) -> int:
