@@ -51,6 +51,16 @@ OFFICIAL = WeightsEntry(
     url="https://github.com/ShenZheng2000/SAPNet-for-image-deraining/raw/main/logs/SAPNet/Model11/net_latest.pth",
     meta={
         "description": "official SAPNet checkpoint (logs/SAPNet/Model11), trained on RainTrainH",
+        "metrics": {
+            "Rain100L (100 images, 8-bit outputs)": {
+                "psnr_y": 32.673, "ssim_y": 0.9529, "psnr_rgb": 31.173, "ssim_rgb": 0.9423,
+            },
+            "RainCityscapes100 (100 images, 8-bit outputs)": {
+                "psnr_y": 22.229, "ssim_y": 0.8824, "psnr_rgb": 20.963, "ssim_rgb": 0.8499,
+            },
+        },
+        "reproduce": "python benchmarks/rain100l.py official=../shared/weights/sapnet_official_model11.pth; add "
+        "--data ../shared/data/raincityscapes100 --name RainCityscapes100 for the second row",
         "licence": "MIT",
     },
 )
