@@ -4,8 +4,11 @@ Design points:
 - Every random choice of the data is a function of (seed, epoch, item), and the batch order of
   (seed, epoch), so a run stopped and resumed from a checkpoint gives the same weights as one
   that never stopped, and a run on N processes sees the same global batches as one process.
-- Checkpoints (model, optimiser, scheduler, position, RNG states, config) are written atomically
-  every ``run.checkpoint_every`` steps and at the end; a killed run loses at most that many steps.
+- The schedule is counted in optimiser steps (:mod:`sapnet.engine.config`): the LR of each step
+  is a function of the step alone (:func:`learning_rate`), so a resumed run needs no scheduler
+  state and follows the config's schedule, which may be longer or shorter than the first one's.
+- Checkpoints (model, optimiser, position, RNG states, config) are written atomically every
+  ``run.checkpoint_every`` steps and at the end; a killed run loses at most that many steps.
 - Non-finite losses are skipped and counted; ``run.max_nonfinite`` in a row stop the run.
 - An unreadable image stops the run with a checkpoint at the last completed step and one line
   naming the file; once it is replaced or removed, ``--resume`` goes on from there.
@@ -15,12 +18,12 @@ Design points:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import os
 import random
 import tempfile
 import time
-from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,9 @@ from sapnet.signals import sigterm_as_interrupt
 CHECKPOINT = "last.pt"
 LOGS = ("train.csv", "val.csv")
 # What a training checkpoint holds (see Trainer.save).
-_STATE_KEYS = ("model", "model_config", "optimizer", "scheduler", "step", "epoch", "batch_in_epoch", "nonfinite", "rng")
+# (Those written while the schedule was counted in epochs also hold a "scheduler": not needed,
+# as the LR follows from the step.)
+_STATE_KEYS = ("model", "model_config", "optimizer", "step", "epoch", "batch_in_epoch", "nonfinite", "rng")
 
 
 class TrainingError(RuntimeError):
@@ -81,7 +86,7 @@ def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int =
 
 def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     if data["synthetic"] is not None:
-        veil = None if data["veil"] is None else VeilPrior(**data["veil"])  # checked by validate_config
+        veil = None if data["veil"] is None else VeilPrior(**data["veil"])  # checked by load_config
         dataset = SyntheticRainDataset(
             data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
             cache=True, veil=veil,
@@ -89,6 +94,12 @@ def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
     else:
         dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
     return SeededItems(dataset, seed)
+
+
+def learning_rate(optim: dict[str, Any], step: int) -> float:
+    """The LR of the step after ``step`` completed ones: ``optim.lr`` times ``optim.gamma`` for
+    each of ``optim.milestones`` (increasing step numbers) that ``step`` has reached."""
+    return optim["lr"] * optim["gamma"] ** bisect.bisect_right(optim["milestones"], step)
 
 
 def cpu_has_amx() -> bool:
@@ -200,10 +211,8 @@ class Trainer:
         except (TypeError, ValueError) as error:  # an option of the right name but a wrong value
             raise TrainingError(f"loss: {error}") from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim["lr"])
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, optim["milestones"], optim["gamma"])
         self.dataset = build_dataset(config["data"], run["seed"])
-        self.steps_per_epoch = len(epoch_batches(len(self.dataset), optim["batch_size"], 0, 0))
-        if self.steps_per_epoch == 0:
+        if not epoch_batches(len(self.dataset), optim["batch_size"], 0, 0):
             raise TrainingError(f"{len(self.dataset)} training items are fewer than one batch of {optim['batch_size']}")
         self.step, self.epoch, self.batch_in_epoch, self.nonfinite = 0, 0, 0, 0
         if resume:
@@ -215,9 +224,7 @@ class Trainer:
                 self._initialise(run["init_from"])
         self.train_model = self._wrap(self.model)
         amp = run["amp"] if self.device.type == "cuda" else run["amp_cpu"]
-        if amp is False:  # YAML reads an unquoted off as false
-            amp = "off"
-        if amp == "auto":  # run.amp_cpu only (validate_config)
+        if amp == "auto":  # run.amp_cpu only (load_config)
             amp = "bf16" if cpu_has_amx() else "off"
         self.amp = amp
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
@@ -261,16 +268,12 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
             _restore_rng(state["rng"])
             self.step, self.epoch, self.batch_in_epoch = (int(state[key]) for key in ("step", "epoch", "batch_in_epoch"))
             self.nonfinite = int(state["nonfinite"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             problem = " ".join(line.strip() for line in str(error).splitlines() if line.strip())[:300] or type(error).__name__
             raise TrainingError(f"{path}: not a loadable checkpoint (its contents do not fit: {problem})") from None
-        # the config's schedule wins, so a resumed run can be given a longer or shorter one
-        self.scheduler.milestones = Counter(self.config["optim"]["milestones"])
-        self.scheduler.gamma = self.config["optim"]["gamma"]
         if self.main:
             for name in LOGS:
                 _trim_log(self.out_dir / name, self.step, self.epoch)
@@ -282,7 +285,6 @@ class Trainer:
             "model": self.model.state_dict(),
             "model_config": self.model.config.to_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -347,7 +349,7 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> Path:
-        """Train until ``optim.epochs`` or ``optim.max_steps``; an interrupt (Ctrl-C, SIGINT) or
+        """Train until step ``optim.steps``; an interrupt (Ctrl-C, SIGINT) or
         SIGTERM (``kill``; a background ``nohup … &`` run ignores SIGINT) writes a checkpoint
         before it stops the run, as does an image that cannot be read (a TrainingError naming it)."""
         with sigterm_as_interrupt():
@@ -366,14 +368,12 @@ class Trainer:
     def _train(self) -> Path:
         run, optim = self.config["run"], self.config["optim"]
         self._open_logs()
-        total = optim["epochs"] * self.steps_per_epoch
-        if optim["max_steps"] is not None:
-            total = min(total, optim["max_steps"])
+        total = optim["steps"]
         progress = tqdm(total=total, initial=self.step, unit="step", disable=not self.main, dynamic_ncols=True)
         try:
             self.model.train()
             started, consecutive = time.time(), 0
-            while self.step < total and self.epoch < optim["epochs"]:
+            while self.step < total:
                 batches = epoch_batches(len(self.dataset), optim["batch_size"], run["seed"], self.epoch, self.rank, self.world)
                 self.dataset.set_epoch(self.epoch)
                 loader = DataLoader(
@@ -384,6 +384,8 @@ class Trainer:
                     persistent_workers=False,
                 )
                 for rainy, clean in loader:
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = learning_rate(optim, self.step)
                     rainy, clean = rainy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
                     with self.autocast:
                         derained = self.train_model(rainy)
@@ -411,6 +413,9 @@ class Trainer:
                         progress.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
                         self._log("train.csv", {"step": self.step, "epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
                                                 "nonfinite": self.nonfinite, "seconds": round(time.time() - started, 2), **terms})
+                    if self.step % run["val_every"] == 0:  # before the checkpoint, so a resumed run never skips one
+                        for name, mean in (self.validate() or {}).items():
+                            progress.write(f"step {self.step} {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
                     if self.step % run["checkpoint_every"] == 0:
                         self.save()
                     if self.main and run["snapshot_every"] and self.step % run["snapshot_every"] == 0:
@@ -420,11 +425,6 @@ class Trainer:
                 if self.batch_in_epoch >= len(batches):
                     self.epoch += 1
                     self.batch_in_epoch = 0
-                    self.scheduler.step()
-                    if self.epoch % run["val_every"] == 0:
-                        scores = self.validate()
-                        for name, mean in (scores or {}).items():
-                            progress.write(f"epoch {self.epoch} {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
         finally:  # also when the run stops on an error, so its line is not followed by a stale bar
             progress.close()
         self.save()

@@ -13,40 +13,111 @@ hardly sees a global brightness offset (a shift of 0.03 changes SSIM's luminance
 about 0.002), and a fine-tune of the official checkpoint on synthetic rain drifted 0.027 darker
 on Rain100L, 4.6 dB of PSNR, until an L1 term held the brightness (docs/MODEL_CARD.md).
 
-A term given as a number is just its weight. Missing entries and options take the paper's values
-(:data:`DEFAULT_CONFIG`); a term of weight 0 is not built, so it needs no backbone.
+A term given as a number is just its weight. Each term is described by a dataclass of
+:data:`LOSS_TERMS`: its weight (the paper's by default) and the options of its class, with the
+class's own defaults. They are the ``loss`` section of the training configuration's one
+description (:mod:`sapnet.engine.config`), which checks every entry, so a term or option that is
+misspelt, of the wrong type or out of range is refused naming it. Missing entries take the
+defaults (:data:`DEFAULT_CONFIG`); a term of weight 0 is not built, so it needs no backbone.
+Not options: PCL's ``extractor`` (a callable, for the Python API) and ``layer_weights`` (eq. 5's,
+one per VGG-16 layer it taps), and ``nn.L1Loss``'s reduction arguments (the total needs the mean).
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
-import math
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from sapnet.losses.backbones import LPIPS_BACKBONES
 from sapnet.losses.contrastive import L1ContrastiveLoss, PerceptualContrastiveLoss
 from sapnet.losses.lpisl import LPIPSLoss
-from sapnet.losses.segmentation import SegmentationLoss
+from sapnet.losses.segmentation import ENCODERS, SegmentationLoss
 from sapnet.losses.ssim import SSIMLoss
-
-# Options other than weight and kind are the keyword arguments of the term's class.
-DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
-    "ssim": {"weight": 1.0},
-    "contrastive": {"weight": 0.1, "kind": "pcl"},
-    "lpips": {"weight": 0.1, "net": "alex", "size": 256},
-    "segmentation": {"weight": 0.1, "encoder": "resnet101"},
-    "l1": {"weight": 0.0},
-}
 
 CONTRASTIVE_KINDS: dict[str, type[nn.Module] | None] = {
     "pcl": PerceptualContrastiveLoss,
     "l1": L1ContrastiveLoss,
     "none": None,
 }
+
+
+# -- the terms and their options (field metadata: the ranges sapnet.engine.config checks) -------
+def _weight(default: float) -> Any:
+    return field(default=default, metadata={"minimum": 0})
+
+
+def _option(cls: type, name: str, **limits: Any) -> Any:
+    """The option ``name`` of a term: that keyword argument of ``cls``, with its default."""
+    return field(default=inspect.signature(cls).parameters[name].default, metadata=limits)
+
+
+@dataclass(frozen=True)
+class SSIMTerm:
+    """−SSIM (:class:`SSIMLoss`)."""
+
+    weight: float = _weight(1.0)
+    window_size: int = _option(SSIMLoss, "window_size", minimum=1)
+    sigma: float = _option(SSIMLoss, "sigma", above=0)
+    data_range: float = _option(SSIMLoss, "data_range", above=0)
+
+
+@dataclass(frozen=True)
+class ContrastiveTerm:
+    """The contrastive term of ``kind`` pcl (eq. 5, :class:`PerceptualContrastiveLoss`), l1 (the
+    same ratio of L1 distances on pixels, :class:`L1ContrastiveLoss`) or none; ``weights``, those
+    of PCL's VGG-16, is for pcl only."""
+
+    weight: float = _weight(0.1)
+    kind: str = field(default="pcl", metadata={"choices": tuple(CONTRASTIVE_KINDS), "noun": "contrastive kind"})
+    weights: str = _option(PerceptualContrastiveLoss, "weights")
+    eps: float = _option(PerceptualContrastiveLoss, "eps", above=0)
+
+
+@dataclass(frozen=True)
+class LPIPSTerm:
+    """LPISL (eq. 6, :class:`LPIPSLoss`); ``size`` null compares the images at their own size."""
+
+    weight: float = _weight(0.1)
+    net: str = _option(LPIPSLoss, "net", choices=tuple(LPIPS_BACKBONES))
+    size: int | None = _option(LPIPSLoss, "size", minimum=1)
+    weights: str = _option(LPIPSLoss, "weights")
+    linear: str = _option(LPIPSLoss, "linear")
+
+
+@dataclass(frozen=True)
+class SegmentationTerm:
+    """UBS (eq. 4, :class:`SegmentationLoss`)."""
+
+    weight: float = _weight(0.1)
+    encoder: str = _option(SegmentationLoss, "encoder", choices=tuple(ENCODERS))
+    weights: str = _option(SegmentationLoss, "weights")
+    classes: int = _option(SegmentationLoss, "classes", minimum=1)
+    init_std: float = _option(SegmentationLoss, "init_std", above=0)
+    seed: int = _option(SegmentationLoss, "seed", minimum=0)
+    alpha: float = _option(SegmentationLoss, "alpha", minimum=0)
+    gamma: float = _option(SegmentationLoss, "gamma", minimum=0)
+
+
+@dataclass(frozen=True)
+class L1Term:
+    """Pixel L1 (:class:`torch.nn.L1Loss`), not in the paper (see above)."""
+
+    weight: float = _weight(0.0)
+
+
+LOSS_TERMS: dict[str, type] = {
+    "ssim": SSIMTerm,
+    "contrastive": ContrastiveTerm,
+    "lpips": LPIPSTerm,
+    "segmentation": SegmentationTerm,
+    "l1": L1Term,
+}
+DEFAULT_CONFIG: dict[str, dict[str, Any]] = {name: asdict(term()) for name, term in LOSS_TERMS.items()}
 
 # SSIM's variance terms (E[x²] − E[x]²) cancel badly in bfloat16, so it always runs in float32.
 _FLOAT32_TERMS = {"ssim"}
@@ -63,49 +134,24 @@ _INPUTS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
 }
 
 
-def term_options(name: str, kind: str | None = None) -> set[str]:
-    """The options a loss term accepts: ``weight`` (and ``kind`` for contrastive) plus the
-    keyword arguments of its class (for contrastive, of ``kind``'s class)."""
-    cls = CONTRASTIVE_KINDS[kind] if name == "contrastive" else _TERMS[name]
-    accepted = set() if cls is None else set(inspect.signature(cls).parameters)
-    return accepted | {"weight"} | ({"kind"} if name == "contrastive" else set())
-
-
 def resolve_config(config: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The full loss config: ``config`` merged over :data:`DEFAULT_CONFIG`, every term a dict.
 
-    A config that cannot be built raises a ValueError whose message starts with the key at
-    fault, e.g. ``contrastive.kind: unknown contrastive kind 'x' ...``.
+    A config that cannot be used raises a ValueError (a ConfigError) whose message starts with
+    the key at fault, e.g. ``contrastive.kind: unknown contrastive kind 'x' (known: ...)``.
     """
-    if config is not None and not isinstance(config, dict):
-        raise ValueError(f"must be a mapping of terms, got {config!r}")
-    resolved = copy.deepcopy(DEFAULT_CONFIG)
-    for name, entry in (config or {}).items():
-        if name not in resolved:
-            raise ValueError(f"{name}: unknown loss term; terms are {', '.join(sorted(resolved))}")
-        if not isinstance(entry, (dict, int, float)):
-            raise ValueError(f"{name}: must be a weight or a mapping of options, got {entry!r}")
-        resolved[name].update(entry if isinstance(entry, dict) else {"weight": entry})
-    for name, entry in resolved.items():
-        weight = entry["weight"]
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"{name}.weight: must be a non-negative number, got {weight!r}")
-    kind = resolved["contrastive"]["kind"]
-    if not isinstance(kind, str) or kind not in CONTRASTIVE_KINDS:
-        raise ValueError(f"contrastive.kind: unknown contrastive kind {kind!r}; choose from {', '.join(sorted(CONTRASTIVE_KINDS))}")
-    for name, entry in resolved.items():
-        accepted = term_options(name, entry.get("kind"))
-        for option in entry:
-            if option not in accepted:
-                raise ValueError(f"{name}.{option}: unknown option of this term; it takes {', '.join(sorted(accepted))}")
-    return resolved
+    # imported here because sapnet.engine.config, which checks every section, imports LOSS_TERMS
+    from sapnet.engine.config import LOSS, resolve
+
+    return resolve(LOSS, config, DEFAULT_CONFIG)
 
 
 def _build_term(name: str, options: dict[str, Any]) -> nn.Module | None:
-    if name == "contrastive":
-        cls = CONTRASTIVE_KINDS[options.pop("kind")]
-        return None if cls is None else cls(**options)
-    return _TERMS[name](**options)
+    cls = CONTRASTIVE_KINDS[options.pop("kind")] if name == "contrastive" else _TERMS[name]
+    if cls is None:
+        return None
+    accepted = inspect.signature(cls).parameters  # a contrastive kind takes only its own options
+    return cls(**{option: value for option, value in options.items() if option in accepted})
 
 
 class SAPNetLoss(nn.Module):

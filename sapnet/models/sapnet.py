@@ -9,7 +9,7 @@ input. With ``attention="none"`` and ``dilation=False`` it is PReNet (Ren et al.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -24,13 +24,14 @@ MAX_STAGES = 32
 
 @dataclass(frozen=True)
 class SAPNetConfig:
-    """Architecture options; the defaults are the paper's SAPNet."""
+    """Architecture options; the defaults are the paper's SAPNet. Each field's metadata is its
+    range, which the training config checks (``model`` in :mod:`sapnet.engine.config`)."""
 
-    stages: int = 6
-    channels: int = 32
-    attention: str = "cra"
+    stages: int = field(default=6, metadata={"minimum": 1, "maximum": MAX_STAGES})
+    channels: int = field(default=32, metadata={"minimum": 1})
+    attention: str = field(default="cra", metadata={"choices": ATTENTION_KINDS})
     dilation: bool = True
-    reduction: int = 16
+    reduction: int = field(default=16, metadata={"minimum": 1})
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_KINDS:
