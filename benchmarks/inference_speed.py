@@ -408,7 +408,7 @@ def measure_training(modes: list[str], device: torch.device, batch: int, crop: i
     """Steps per second of forward + loss + backward + Adam, modes interleaved step by step."""
     from contextlib import nullcontext
 
-    from sapnet.engine.compile import prepare_for_training
+    from sapnet.engine.train.compile import prepare_for_training
     from sapnet.models import SAPNet
 
     torch.manual_seed(0)

@@ -223,5 +223,3 @@ def load_network(
         raise WeightsError(str(error)) from None
     return model.to(device).eval()
 
-
-load_model = load_network  # TEMPORARY: train.py's import while it is being edited

@@ -73,8 +73,8 @@ def test_the_v3_config_trains_on_every_preset_and_keeps_the_benchmarks_out(tmp_p
     from pathlib import Path
 
     from sapnet.data.rain import PRESETS
-    from sapnet.engine.config import load_config
-    from sapnet.engine.train import build_dataset
+    from sapnet.engine.train.config import load_config
+    from sapnet.engine.train.trainer import build_dataset
 
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v3.yaml")
     data = config["data"]

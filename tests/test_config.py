@@ -1,4 +1,4 @@
-"""The training configuration (sapnet.engine.config): one description gives the defaults and the
+"""The training configuration (sapnet.engine.train.config): one description gives the defaults and the
 checks, the schedule is counted in optimiser steps, configs of the epoch-counted schedule are
 refused with their conversion, and every committed config loads with the schedule it meant."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sapnet.cli import main
-from sapnet.engine.config import DEFAULTS, SCHEMA, ConfigError, load_config, resolve
-from sapnet.engine.train import learning_rate
+from sapnet.engine.train.config import DEFAULTS, SCHEMA, ConfigError, load_config, resolve
+from sapnet.engine.train.trainer import learning_rate
 from sapnet.losses import DEFAULT_CONFIG, LOSS_TERMS, resolve_config
 from sapnet.losses.lpisl import LPIPSLoss
 from sapnet.losses.segmentation import SegmentationLoss

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sapnet.engine.compile import prepare_for_training
+from sapnet.engine.train.compile import prepare_for_training
 from sapnet.engine.infer.backends import build_backend, resolve_backend
 from sapnet.engine.infer.backends.eager import EagerBackend
 from sapnet.engine.infer.backends.fast import FastSAPNet, fast_support

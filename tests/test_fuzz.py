@@ -189,7 +189,7 @@ CONFIG_VALUES = st.one_of(
 @FUZZ
 @given(overrides=st.lists(st.tuples(CONFIG_KEYS, CONFIG_VALUES).map("=".join), min_size=1, max_size=3))
 def test_the_config_loader_on_generated_overrides_accepts_or_names_the_key(overrides):
-    from sapnet.engine.config import ConfigError, load_config
+    from sapnet.engine.train.config import ConfigError, load_config
 
     config_keys = {override.split("=", 1)[0] for override in overrides}
     try:

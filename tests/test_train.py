@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from sapnet.cli import main
-from sapnet.engine.config import ConfigError, load_config
-from sapnet.engine.train import CHECKPOINT, Trainer, TrainingError, build_dataset, epoch_batches
+from sapnet.engine.train.config import ConfigError, load_config
+from sapnet.engine.train.trainer import CHECKPOINT, Trainer, TrainingError, build_dataset, epoch_batches
 from sapnet.models import load_checkpoint
 
 
@@ -173,7 +173,7 @@ def test_bf16_autocast_on_the_cpu_trains(pairs, tmp_path):
 
 @pytest.mark.parametrize("amx", [True, False])
 def test_cpu_training_uses_bf16_where_the_cpu_has_amx(pairs, tmp_path, monkeypatch, amx):
-    monkeypatch.setattr("sapnet.engine.train.cpu_has_amx", lambda: amx)
+    monkeypatch.setattr("sapnet.engine.train.trainer.cpu_has_amx", lambda: amx)
     trainer = Trainer(tiny_config(pairs, tmp_path / "auto", "run.amp_cpu=auto"))
     assert trainer.amp == ("bf16" if amx else "off")
 

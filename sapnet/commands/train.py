@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sapnet.data import DataError
-    from sapnet.engine.config import ConfigError, load_config
-    from sapnet.engine.train import Trainer, TrainingError
+    from sapnet.engine.train.config import ConfigError, load_config
+    from sapnet.engine.train.trainer import Trainer, TrainingError
     from sapnet.losses import MissingWeightsError
 
     try:

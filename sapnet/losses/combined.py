@@ -16,7 +16,7 @@ on Rain100L, 4.6 dB of PSNR, until an L1 term held the brightness (docs/MODEL_CA
 A term given as a number is just its weight. Each term is described by a dataclass of
 :data:`LOSS_TERMS`: its weight (the paper's by default) and the options of its class, with the
 class's own defaults. They are the ``loss`` section of the training configuration's one
-description (:mod:`sapnet.engine.config`), which checks every entry, so a term or option that is
+description (:mod:`sapnet.engine.train.config`), which checks every entry, so a term or option that is
 misspelt, of the wrong type or out of range is refused naming it. Missing entries take the
 defaults (:data:`DEFAULT_CONFIG`); a term of weight 0 is not built, so it needs no backbone.
 Not options: PCL's ``extractor`` (a callable, for the Python API) and ``layer_weights`` (eq. 5's,
@@ -46,7 +46,7 @@ CONTRASTIVE_KINDS: dict[str, type[nn.Module] | None] = {
 }
 
 
-# -- the terms and their options (field metadata: the ranges sapnet.engine.config checks) -------
+# -- the terms and their options (field metadata: the ranges sapnet.engine.train.config checks) -------
 def _weight(default: float) -> Any:
     return field(default=default, metadata={"minimum": 0})
 
@@ -140,8 +140,8 @@ def resolve_config(config: dict[str, Any] | None = None) -> dict[str, dict[str, 
     A config that cannot be used raises a ValueError (a ConfigError) whose message starts with
     the key at fault, e.g. ``contrastive.kind: unknown contrastive kind 'x' (known: ...)``.
     """
-    # imported here because sapnet.engine.config, which checks every section, imports LOSS_TERMS
-    from sapnet.engine.config import LOSS, resolve
+    # imported here because sapnet.engine.train.config, which checks every section, imports LOSS_TERMS
+    from sapnet.engine.train.config import LOSS, resolve
 
     return resolve(LOSS, config, DEFAULT_CONFIG)
 

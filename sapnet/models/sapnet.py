@@ -25,7 +25,7 @@ MAX_STAGES = 32
 @dataclass(frozen=True)
 class SAPNetConfig:
     """Architecture options; the defaults are the paper's SAPNet. Each field's metadata is its
-    range, which the training config checks (``model`` in :mod:`sapnet.engine.config`)."""
+    range, which the training config checks (``model`` in :mod:`sapnet.engine.train.config`)."""
 
     stages: int = field(default=6, metadata={"minimum": 1, "maximum": MAX_STAGES})
     channels: int = field(default=32, metadata={"minimum": 1})

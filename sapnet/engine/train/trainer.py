@@ -4,7 +4,7 @@ Design points:
 - Every random choice of the data is a function of (seed, epoch, item), and the batch order of
   (seed, epoch), so a run stopped and resumed from a checkpoint gives the same weights as one
   that never stopped, and a run on N processes sees the same global batches as one process.
-- The schedule is counted in optimiser steps (:mod:`sapnet.engine.config`): the LR of each step
+- The schedule is counted in optimiser steps (:mod:`sapnet.engine.train.config`): the LR of each step
   is a function of the step alone (:func:`learning_rate`), so a resumed run needs no scheduler
   state and follows the config's schedule, which may be longer or shorter than the first one's.
 - Checkpoints (model, optimiser, position, RNG states, config) are written atomically every
@@ -22,7 +22,6 @@ import bisect
 import csv
 import os
 import random
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,7 +36,9 @@ from tqdm import tqdm
 
 from sapnet.data import DataError, PairedDataset, SyntheticRainDataset
 from sapnet.data.rain import VeilPrior
-from sapnet.engine.infer import derain_tensor, pick_device
+from sapnet.engine.infer.backends import pick_device
+from sapnet.engine.infer.tiling import derain_tensor
+from sapnet.files import atomic_write
 from sapnet.losses import build_loss
 from sapnet.metrics import score_pair
 from sapnet.models.checkpoints import CheckpointError, safe_torch_load, save_checkpoint
@@ -109,17 +110,6 @@ def cpu_has_amx() -> bool:
     return bool(detect and detect())
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _worker_message(error: Exception) -> str:
     """The message of an error raised in a DataLoader worker, which the loader re-raises with
     the worker's whole traceback as its message (its last line is ``Type: message``)."""
@@ -149,16 +139,10 @@ def _trim_log(path: Path, step: int, epoch: int) -> None:
     if not fields:  # killed before its header was written: the next row starts it afresh
         path.unlink()
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(kept)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def _rng_states() -> dict[str, Any]:
@@ -182,7 +166,7 @@ def _restore_rng(states: dict[str, Any]) -> None:
 
 
 class Trainer:
-    """Runs one training configuration (see :mod:`sapnet.engine.config`)."""
+    """Runs one training configuration (see :mod:`sapnet.engine.train.config`)."""
 
     def __init__(self, config: dict[str, Any], resume: bool = False) -> None:
         self.config = config
@@ -231,7 +215,7 @@ class Trainer:
 
     def _wrap(self, model: SAPNet) -> torch.nn.Module:
         if self.config["run"]["fast"]:
-            from sapnet.engine.fast import prepare_for_training
+            from sapnet.engine.train.compile import prepare_for_training
 
             model = prepare_for_training(model)
         if self.distributed:
@@ -241,10 +225,10 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def _initialise(self, weights: str) -> None:
         """Fine-tuning: the network starts from ``weights``; optimiser, schedule and step start afresh."""
-        from sapnet.hub import WeightsError, load_model
+        from sapnet.hub import WeightsError, load_network
 
         try:
-            start = load_model(weights)
+            start = load_network(weights)
         except WeightsError as error:
             raise TrainingError(f"run.init_from: {error}") from None
         if start.config != self.model.config:
@@ -292,7 +276,8 @@ class Trainer:
             "rng": _rng_states(),
             "config": self.config,
         }
-        _atomic_torch_save(state, self.out_dir / CHECKPOINT)
+        with atomic_write(self.out_dir / CHECKPOINT) as tmp:
+            torch.save(state, tmp)
         save_checkpoint(self.model, self.out_dir / "model.safetensors", metadata={"step": str(self.step), "epoch": str(self.epoch)})
 
     # -- logging -------------------------------------------------------------------------------

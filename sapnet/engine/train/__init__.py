@@ -1,0 +1,2 @@
+"""Training: the trainer (:mod:`.trainer`), its settings in one description with schedules in
+steps (:mod:`.config`), and the compiled training step (:mod:`.compile`)."""
