@@ -175,19 +175,22 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 # --------------------------------------------------------------------------------------------
 
 def load(weights: str | None, stages: int | None = None):
-    from sapnet.models import SAPNet, load_checkpoint
+    """The network of a weights name or checkpoint (as sapnet.load_model reads it), or a random one."""
+    from sapnet.hub import load_network
+    from sapnet.models import SAPNet
 
     if weights and weights != "random":
-        return load_checkpoint(weights, stages=stages), weights
+        return load_network(weights, stages=stages), weights
     torch.manual_seed(0)
     return SAPNet(stages=stages or 6).eval(), "random init (seed 0)"
 
 
-def macs_per_pixel(config) -> int:
-    """Multiply-adds per pixel of one forward (3×3 convolutions; attention is negligible)."""
-    c = config.channels
-    per_stage = 9 * (6 * c + 2 * c * 4 * c + 10 * c * c + c * 3)
-    return config.stages * per_stage
+def macs_per_pixel(model) -> float:
+    """Multiply-adds per pixel of one forward, by the FLOP counter of ``sapnet efficiency``."""
+    from sapnet.engine.evaluate.efficiency import count_flops
+
+    side = 128  # the counter runs on the meta device: no time, no memory; per pixel it is size-free
+    return count_flops(model, side, side) / 2 / side**2
 
 
 def rss_mb() -> float:
@@ -532,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}, {args.threads} threads, device {device}, dtype {args.dtype}")
     if device.type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")
-    print(f"weights: {weights_text}; config {config.to_dict()}; {macs_per_pixel(config) / 1e6:.3f} M multiply-adds per pixel")
+    print(f"weights: {weights_text}; config {config.to_dict()}; {macs_per_pixel(model) / 1e6:.3f} M multiply-adds per pixel")
     if load_avg:
         print(f"load average at start: {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f} (other processes make timings noisy)")
     mm_before = matmul_gflops(device)
@@ -542,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor(), "torch": torch.__version__,
                     "threads": args.threads, "device": str(device), "load_average_start": load_avg},
         "weights": weights_text, "config": config.to_dict(), "dtype": args.dtype, "repeats": args.repeats,
-        "warmup": args.warmup, "mm_gflops": [mm_before], "runs": [], "macs_per_pixel": macs_per_pixel(config),
+        "warmup": args.warmup, "mm_gflops": [mm_before], "runs": [], "macs_per_pixel": macs_per_pixel(model),
     }
     spec_base = {"threads": args.threads, "device": args.device, "dtype": args.dtype, "weights": args.weights,
                  "stages": args.stages}
