@@ -18,6 +18,7 @@ _EXPORTS = {
     "DerainModel": "sapnet.engine.infer.model",
     "load_model": "sapnet.engine.infer.model",
     "derain": "sapnet.api",
+    "derain_video": "sapnet.api",
     "WEIGHTS": "sapnet.hub",
     "SAPNet": "sapnet.models.sapnet",
     "SAPNetConfig": "sapnet.models.sapnet",

@@ -48,4 +48,28 @@ def derain(
     return as_model(model).derain(image, max_pixels, tile, overlap)
 
 
-__all__ = ["as_model", "derain", "load_model"]
+def derain_video(
+    src,
+    dst,
+    model: DerainModel | torch.nn.Module | str | None = None,
+    temporal: str = "flow",
+    progress=None,
+    max_pixels: int | None = None,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    **options,
+):
+    """Derain the video file ``src`` into ``dst`` with ``model`` (as for :func:`derain`): the same
+    frames, timestamps, audio and subtitles, steadied by the temporal stage (``temporal="off"``
+    derains each frame on its own), resumable; ``progress(done, total, fps)`` after each frame.
+    ``options`` (``crf``, ``codec``, ``overwrite``, …) and the report: :func:`sapnet.video.derain_video`."""
+    from sapnet.video import derain_video as derain_frames_of
+
+    model = as_model(model)
+    return derain_frames_of(
+        src, dst, lambda frames: model.derain(frames, max_pixels, tile, overlap), temporal=temporal,
+        progress=progress, model_id=model.source.sha256 or "", **options,
+    )
+
+
+__all__ = ["as_model", "derain", "derain_video", "load_model"]

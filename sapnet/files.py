@@ -32,6 +32,17 @@ def publish_exclusively(tmp: str | os.PathLike, path: Path) -> None:
         os.replace(tmp, path)
 
 
+def publish(finished: str | os.PathLike, path: Path, overwrite: bool = True) -> None:
+    """Give the finished file ``finished`` (in ``path``'s file system) the name ``path`` and the
+    umask's mode: replacing an existing file, or with ``overwrite=False`` only if none exists
+    (FileExistsError, the existing file left alone)."""
+    os.chmod(finished, _new_file_mode())
+    if overwrite:
+        os.replace(finished, path)
+    else:
+        publish_exclusively(finished, path)
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[str]:
     """Yield a temporary path beside ``path`` to write; when the block ends without an error it
@@ -44,11 +55,7 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, _new_file_mode())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            publish_exclusively(tmp, path)
+        publish(tmp, path, overwrite)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -32,6 +32,18 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def width_by_height(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (or one number for a square) → (width, height)."""
+    try:
+        width, _, height = text.lower().partition("x")
+        size = (int(width), int(height or width))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 512x512, got {text!r}") from None
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return size
+
+
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
     """--weights: anything :func:`sapnet.load_model` takes."""
     parser.add_argument(

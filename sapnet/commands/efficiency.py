@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sapnet.commands.common import add_model_arguments, positive_int, print_error
+from sapnet.commands.common import add_model_arguments, positive_int, print_error, width_by_height
 from sapnet.engine.evaluate import EvaluationError, parse_model
 from sapnet.engine.evaluate.efficiency import DEFAULT_SIZE, measure
 from sapnet.engine.infer.backends import pick_device
@@ -15,29 +15,16 @@ from sapnet.engine.infer.model import load_model
 from sapnet.hub import WEIGHTS, WeightsError
 
 
-def _size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` (or one number for a square) → (height, width)."""
-    try:
-        width, _, height = text.lower().partition("x")
-        size = (int(height or width), int(width))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 512x512, got {text!r}") from None
-    if min(size) < 1:
-        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
-    return size
-
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="+", metavar="[LABEL=]MODEL", help=f"weights names ({', '.join(WEIGHTS)}) or checkpoint files")
-    parser.add_argument("--size", type=_size, default=DEFAULT_SIZE, help="input size WIDTHxHEIGHT (default: 512x512)")
+    parser.add_argument("--size", type=width_by_height, default=DEFAULT_SIZE[::-1], help="input size WIDTHxHEIGHT (default: 512x512)")
     parser.add_argument("--repeats", type=positive_int, default=10, help="timed runs; the median is reported (default: 10)")
     add_model_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
-    height, width = args.size
+    width, height = args.size
     try:
         specs = [parse_model(text) for text in args.models]
         folders = [spec.source for spec in specs if spec.is_folder]

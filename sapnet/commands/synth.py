@@ -1,4 +1,5 @@
-"""``sapnet synth CLEAN_DIR OUT_DIR``: make a paired training set by raining on clean photos.
+"""``sapnet synth CLEAN_DIR OUT_DIR``: make a paired training set by raining on clean photos
+(``--video``: a clean and a rainy clip per photo, for measuring video deraining).
 
 Writes ``OUT_DIR/rainy/NAME.png`` and ``OUT_DIR/clean/NAME.png`` (the layout :func:`find_pairs`
 reads). The clean side is the decoded photo re-saved losslessly, so the pair is pixel-aligned.
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sapnet.commands.common import non_negative_int, positive_int
+from sapnet.commands.common import non_negative_int, positive_int, width_by_height
 from sapnet.data.files import DataError, list_images
 from sapnet.data.rain import PRESETS
 from sapnet.data.synthetic_pairs import prepare_pair_folders, write_synthetic_pair
@@ -41,13 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave out the preset's fog and haze (the streaks stay the same)",
     )
+    parser.add_argument(
+        "--video", action="store_true",
+        help="make OUT_DIR/NAME/ per photo: clean.mp4 and rainy.mp4 (a camera panning, zooming and shaking over the "
+        "photo; rain falling coherently from frame to frame) and their frames, the same for a seed",
+    )
+    parser.add_argument("--frames", type=positive_int, default=24, help="--video: frames per clip (default: %(default)s)")
+    parser.add_argument("--size", type=width_by_height, default=(640, 360), help="--video: WIDTHxHEIGHT, even (default: 640x360)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing pairs in OUT_DIR (by default they are kept)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         photos = list_images(args.clean_dir)[: args.limit]
-        rainy_dir, clean_dir = prepare_pair_folders(args.out_dir, args.clean_dir)
+        if args.video:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            rainy_dir, clean_dir = prepare_pair_folders(args.out_dir, args.clean_dir)
     except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -62,10 +73,25 @@ def run(args: argparse.Namespace) -> int:
             # Seeded per photo by its place in the sorted folder: --limit N repeats a full run's first N.
             rng = np.random.default_rng((args.seed, index))
             preset = str(rng.choice(PRESETS)) if args.preset == MIXED else args.preset
-            write_synthetic_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog, overwrite=args.overwrite)
-        except (DataError, OSError) as error:
+            if args.video:
+                _write_clip(photo, preset, int(rng.integers(2**31)), args)
+            else:
+                write_synthetic_pair(photo, preset, rng, rainy_dir, clean_dir, fog=not args.no_fog, overwrite=args.overwrite)
+        except (DataError, OSError, ValueError) as error:  # ValueError: a VideoError, or an odd --size
             tqdm.write(f"error: {error}", file=sys.stderr)
             failures += 1
     if failures:
         print(f"sapnet synth: {failures} of {len(photos)} photos failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _write_clip(photo: Path, preset: str, seed: int, args: argparse.Namespace) -> None:
+    from sapnet.video import synthesize_video
+
+    out = args.out_dir / photo.stem
+    if out.exists() and not args.overwrite:
+        raise DataError(f"{out}: exists (pass --overwrite to replace it)")
+    try:
+        synthesize_video(photo, out, frames=args.frames, size=args.size, seed=seed, preset=preset, fog=not args.no_fog)
+    except ValueError as error:
+        raise DataError(f"{photo}: {error}") from None
