@@ -130,5 +130,8 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, log_level="warning", server_header=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
     )
-    uvicorn.Server(config).run(sockets=[listener])
-    return 0
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])  # until Ctrl-C or SIGTERM, which uvicorn handles itself
+    # uvicorn re-raises the signal after its shutdown, which the command line reports as 130; a
+    # signal that came in while it was shutting down is not re-raised, hence 130 here too
+    return 130 if server.started else 1
