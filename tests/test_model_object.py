@@ -98,6 +98,8 @@ def test_an_onnx_file_is_a_model_for_derain_and_evaluate(tmp_path, tiny_weights,
     assert (model.derain(rainy) - reference).abs().max() < 1e-4
     with pytest.raises(ValueError, match="runs with --backend onnxruntime"):
         load_model(onnx_file, backend="fast")
+    assert main(["export", "--weights", str(onnx_file), "-o", str(tmp_path / "again.onnx")]) == 2
+    assert "already an ONNX file" in capsys.readouterr().err
 
     data = tmp_path / "data"
     for folder in ("rainy", "clean"):
@@ -114,8 +116,15 @@ def _imported_by(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
+def test_the_command_line_offers_every_backend():
+    from sapnet.commands.common import BACKEND_CHOICES
+    from sapnet.engine.infer.backends import BACKENDS
+
+    assert BACKEND_CHOICES == BACKENDS  # written out there so that parsing imports no torch
+
+
 def test_help_imports_no_torch_and_derain_no_evaluation_libraries():
     assert "torch" not in _imported_by("from sapnet.cli import build_parser; build_parser().format_help()")
     derain = _imported_by("from sapnet.cli import build_parser; build_parser('derain')")
     assert "torch" in derain
-    assert not derain & {"scipy", "skimage", "cv2", "lpips", "torchvision", "torchmetrics", "onnxruntime"}
+    assert not derain & {"scipy", "skimage", "cv2", "av", "lpips", "torchvision", "torchmetrics", "onnxruntime"}

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         return error(f"{output} exists (pass --overwrite to replace it)")
+    if str(args.weights).lower().endswith(".onnx"):
+        return error(f"{args.weights}: is already an ONNX file; export takes a weights name or a PyTorch checkpoint")
     try:
         model = load_model(args.weights, device="cpu", backend="eager", stages=args.stages).network
     except (WeightsError, RuntimeError, ValueError) as problem:
