@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sapnet  # noqa: E402
+from sapnet.commands.common import width_by_height  # noqa: E402
 from sapnet.images import IMAGE_EXTENSIONS  # noqa: E402
 from sapnet.video import (  # noqa: E402
     TemporalStabiliser,
@@ -55,11 +56,6 @@ from sapnet.video import (  # noqa: E402
     warping_error,
 )
 from sapnet.video.frames import derain_arrays  # noqa: E402
-
-
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    return width, height
 
 
 def _read(path: Path) -> np.ndarray:
@@ -196,12 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, help="the clean photo for the synthetic clip (default: the first of clean_urban100)")
     parser.add_argument("--weights", default=None, help="model name or checkpoint (default: the bundled model)")
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--size", type=_size, default=(640, 360), help="WIDTHxHEIGHT of the synthetic clip")
+    parser.add_argument("--size", type=width_by_height, default=(640, 360), help="WIDTHxHEIGHT of the synthetic clip")
     parser.add_argument("--preset", default="heavy", help="rain preset of sapnet.data.rain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=10, help="frames of each real clip")
     parser.add_argument("--speed-frames", type=int, default=6)
-    parser.add_argument("--speed-sizes", type=lambda text: [_size(part) for part in text.split(",")], default=[(640, 360), (1280, 720)])
+    parser.add_argument("--speed-sizes", type=lambda text: [width_by_height(part) for part in text.split(",")], default=[(640, 360), (1280, 720)])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "video")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
