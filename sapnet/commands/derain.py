@@ -24,9 +24,6 @@ from sapnet.images import (
     expand_inputs,
     frames_note,
     output_suffix,
-    read_image,
-    to_pil,
-    write_image,
 )
 from sapnet.signals import sigterm_as_interrupt
 from sapnet.text import one_line
@@ -136,14 +133,11 @@ class _Job:
 
 
 def _derain_image(job: _Job, model, args: argparse.Namespace) -> None:
-    loaded = read_image(job.source, max_megapixels=args.max_megapixels)
+    loaded = model.derain_file(
+        job.source, job.target, args.max_pixels, args.tile, args.overlap, args.max_megapixels, args.overwrite
+    )
     if loaded.frames > 1:
         tqdm.write(f"warning: {one_line(f'{job.source}: {frames_note(loaded.frames)}')}", file=sys.stderr)
-    try:
-        result = model.derain(loaded.rgb, args.max_pixels, args.tile, args.overlap)
-    except ImageError as problem:
-        raise ImageError(f"{job.source}: {problem}") from None
-    write_image(to_pil(result, loaded, job.target.suffix), job.target, overwrite=args.overwrite)
 
 
 def _derain_frames(job: _Job, model, args: argparse.Namespace) -> None:

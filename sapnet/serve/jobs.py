@@ -1,5 +1,5 @@
-"""One upload derained as ``sapnet derain`` derains one file: read_image → derain → to_pil →
-write_image, so the page and the API give what the command gives for the same file.
+"""One upload derained as ``sapnet derain`` derains one file (:meth:`DerainModel.derain_file`),
+so the page and the API give what the command gives for the same file.
 
 Jobs run on the server's worker thread (:mod:`sapnet.serve.work_queue`), one at a time: a job is
 a plain function from files in the server's temporary folder to bytes. Video is the next kind of
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sapnet.engine.infer.model import DerainModel
-from sapnet.images import IMAGE_EXTENSIONS, ImageError, frames_note, read_image, to_pil, write_image
+from sapnet.images import IMAGE_EXTENSIONS, ImageError, frames_note
 
 MEDIA_TYPES = {
     ".png": "image/png",
@@ -55,14 +55,12 @@ def derain_image_file(source: Path, model: DerainModel, suffix: str, max_megapix
     started = time.perf_counter()
     target = source.with_name(source.name + "-derained" + suffix)
     try:
-        loaded = read_image(source, max_megapixels=max_megapixels)
-        result = model.derain(loaded.rgb)
-        write_image(to_pil(result, loaded, suffix), target)
+        loaded = model.derain_file(source, target, max_megapixels=max_megapixels)
         data = target.read_bytes()
     except ImageError as problem:
         raise ImageError(str(problem).removeprefix(f"{source}: ")) from None
     finally:
         target.unlink(missing_ok=True)
-    height, width = result.shape[-2:]
+    height, width = loaded.rgb.shape[-2:]
     warning = frames_note(loaded.frames) if loaded.frames > 1 else None
     return DerainedImage(data, suffix, width, height, time.perf_counter() - started, warning)

@@ -26,7 +26,17 @@ from PIL import Image
 from sapnet.engine.infer.backends import Backend, build_backend, device_for
 from sapnet.engine.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, derain_checked
 from sapnet.hub import WeightsError, sha256_of, weights_path
-from sapnet.images import LUMA_WEIGHTS, ImageError, from_pil, frames_note, to_pil
+from sapnet.images import (
+    DEFAULT_MAX_MEGAPIXELS,
+    LUMA_WEIGHTS,
+    ImageError,
+    LoadedImage,
+    from_pil,
+    frames_note,
+    read_image,
+    to_pil,
+    write_image,
+)
 from sapnet.models.sapnet import SAPNet, SAPNetConfig
 
 
@@ -153,6 +163,30 @@ class DerainModel:
                 raise ImageError(f"expected a (3, H, W) or (N, 3, H, W) tensor, got shape {tuple(image.shape)}")
             return run(image[None])[0] if image.dim() == 3 else run(image)
         raise TypeError(f"cannot derain a {type(image).__name__}; pass a PIL image, NumPy array or tensor")
+
+    def derain_file(
+        self,
+        source: str | os.PathLike,
+        target: str | os.PathLike,
+        max_pixels: int | None = None,
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+        overwrite: bool = True,
+    ) -> LoadedImage:
+        """Derain the image file ``source`` into ``target`` as ``sapnet derain`` (and the web page)
+        do: decoded by :func:`sapnet.images.read_image`, derained, written in the format of
+        ``target``'s extension with the input's mode, ICC profile and EXIF (:func:`to_pil`),
+        atomically; with ``overwrite=False`` an existing ``target`` raises
+        :class:`sapnet.images.OutputExistsError` and is kept. Returns the decoded input (its
+        ``frames`` say whether only the first of several was derained); an ImageError names ``source``."""
+        loaded = read_image(source, max_megapixels=max_megapixels)
+        try:
+            result = self.derain(loaded.rgb, max_pixels, tile, overlap)
+        except ImageError as problem:
+            raise ImageError(f"{source}: {problem}") from None
+        write_image(to_pil(result, loaded, Path(target).suffix), target, overwrite=overwrite)
+        return loaded
 
 
 def _derain_array(array: np.ndarray, run) -> np.ndarray:
