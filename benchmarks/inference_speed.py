@@ -1,4 +1,4 @@
-"""SAPNet inference (and training-step) speed: the plain eager forward against the paths that
+"""SAPNet inference speed: the plain eager forward against the paths that
 ``sapnet derain`` uses, on the same machine in one run.
 
     python benchmarks/inference_speed.py                       # 512×512 and 1920×1080, CPU
@@ -31,15 +31,12 @@ clamps), achieved GFLOP/s (nominal network FLOPs / latency), that figure as a fr
 float32 ``torch.mm`` throughput measured in the same run (before and after), and peak memory
 of a fresh process running the path once (peak RSS from VmHWM, and its growth over the loaded
 model; GPU: peak allocated). Then the peak memory of ``sapnet derain`` on a 12-megapixel image
-(``--memory-megapixels``), and training steps per second (forward + loss + backward + Adam on
-the default training config's batch of 12×3×100×100 crops; the loss is configs/bundled.yaml's
-four terms, ``--train-loss l1`` for L1 alone) for eager NCHW float32 (the plain loop),
-channels-last, torch.compile, ``prepare_for_training`` (what the trainer uses) and the same
-under bfloat16 autocast (what the trainer uses on CPUs with AMX), interleaved step by step.
+(``--memory-megapixels``). Training steps are timed by ``benchmarks/training_speed.py``.
 
 Measured (2026-11-25; JSON and tables in benchmarks/results/)
 ------------------------------------------------------------
-Latest, the default sizes (``--repeats 3 --train-repeats 3``), the machine otherwise idle
+Latest, the default sizes (``--repeats 3``; then with the training steps that are now
+``benchmarks/training_speed.py``), the machine otherwise idle
 (torch.mm 385 → 361 GFLOP/s), ``inference_speed_cpu_2core.txt``:
 
     size       path         median s  speed-up  max|Δ|   GFLOP/s  peak RSS (above loaded)
@@ -52,11 +49,9 @@ Latest, the default sizes (``--repeats 3 --train-repeats 3``), the machine other
     1920x1080  derain/fast  20.0       3.09×     5.4e-07  210     2213 MB (1667)
     1920x1080  onnxruntime  23.4       2.64×     1.7e-06  179     3822 MB (3183)
     4000x3000  derain (tiled, as sapnet derain does): 167 s, peak RSS 1231 MB (572 above)
-    training step, bundled loss: eager 6.07 s, channels-last 5.59 s (1.08×), prepared
-    5.15 s (1.18×), prepared + bf16 autocast 2.55 s (2.38×)
 
 A 512×512-only run before it (5 repeats, idle): reference 7.18 s, eager 6.75 s, fast 2.35 s
-(3.05×), ONNX Runtime 2.46 s; training bf16 2.58× eager.
+(3.05×), ONNX Runtime 2.46 s.
 
 Earlier (before the ``reference`` path existed; its baseline ``eager`` is the fused-gate module),
 2-core Xeon (AVX-512, AMX), torch 2.14.1, official checkpoint, 2 threads, other helpers' jobs
@@ -81,10 +76,6 @@ two workers reach 1.6-1.8× of that with other jobs on the machine. So the targe
 met only in quiet moments, 5× is not: with direct convolutions the floor here is the
 convolutions' ~1.5 s, and the issue's 17 s eager figure was measured under load, which hurts
 the eager forward (its OpenMP barriers) far more than the engine.
-Training steps (interleaved): eager 3.91 s, channels-last 3.51 s (1.12×), torch.compile
-2.97 s (1.32×, compiling takes about a minute on first use) in a quiet run; 9.18 / 7.90 /
-7.41 s (1.16×, 1.24× for ``prepare_for_training``) under load. The trainer therefore
-compiles on the CPU (``prepare_for_training``).
 
 H100 (torch 2.11, random init, the earlier subprocess-per-path version of this script):
 eager float32 21 ms at 512×512, 145 ms at 1920×1080; channels-last 18 / 125 ms (1.13-1.16×;
@@ -92,8 +83,7 @@ max|Δ| 7e-5 because cuDNN runs float32 convolutions in TF32 by default); bfloat
 channels-last 12 / 80 ms (1.7-1.8×, max|Δ| 6e-3); float16 12 / 79 ms (1.75-1.83×, max|Δ|
 8e-4): lower precision is fast but misses the 1e-4 tolerance. ``sapnet derain`` on a GPU is
 the eager model and tiles above 1 MP (0.34 s at 1920×1080, max|Δ| 1.3e-3 from tiling).
-torch.compile ran 1.5 s per call there (not investigated). Training: channels-last 1.18×,
-torch.compile 1.13× (40 s compile), so CUDA models train channels-last. (GPU "of mm" can
+torch.compile ran 1.5 s per call there (not investigated). (GPU "of mm" can
 exceed 100 %: the convolutions run in TF32, the float32 torch.mm reference does not.)
 
 Notes: what helped and what did not
@@ -392,85 +382,6 @@ def run_child(kind: str, spec: dict, timeout: float) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# training steps
-# --------------------------------------------------------------------------------------------
-
-def training_loss(name: str, device: torch.device):
-    """``l1``, or the loss of configs/bundled.yaml (SSIM + PCL + LPISL + UBS, as the trainer runs it)."""
-    if name == "l1":
-        return lambda derained, clean, rainy: (derained - clean).abs().mean()
-    import yaml
-
-    from sapnet.losses import build_loss
-
-    loss = build_loss(yaml.safe_load((ROOT / "configs" / "bundled.yaml").read_text())["loss"]).to(device)
-    return lambda derained, clean, rainy: loss(derained, clean, rainy)[0]
-
-
-def measure_training(modes: list[str], device: torch.device, batch: int, crop: int, repeats: int, loss_name: str) -> list[dict]:
-    """Steps per second of forward + loss + backward + Adam, modes interleaved step by step."""
-    from contextlib import nullcontext
-
-    from sapnet.engine.train.compile import prepare_for_training
-    from sapnet.models import SAPNet
-
-    torch.manual_seed(0)
-    rainy = torch.rand(batch, 3, crop, crop, device=device)
-    clean = torch.rand_like(rainy)
-    loss_fn = training_loss(loss_name, device)
-    records, steps = [], []
-    for mode in modes:
-        torch.manual_seed(0)
-        model = SAPNet().to(device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        x = rainy
-        record = {"mode": mode, "times_s": []}
-        start = time.perf_counter()
-        try:
-            if mode == "channels_last":
-                model = model.to(memory_format=torch.channels_last)
-                x = rainy.contiguous(memory_format=torch.channels_last)
-                forward = model
-            elif mode == "compile":
-                forward = torch.compile(model)
-            elif mode in ("prepared", "prepared_bf16"):
-                forward = prepare_for_training(model)
-            else:
-                forward = model
-            precision = torch.autocast(device.type, dtype=torch.bfloat16) if mode.endswith("bf16") else nullcontext()
-
-            def step(forward=forward, optimizer=optimizer, x=x, precision=precision):
-                with precision:
-                    loss = loss_fn(forward(x), clean, x)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-
-            step()
-            sync(device)
-            record["first_step_s"] = time.perf_counter() - start  # includes compilation
-            step()
-        except Exception as error:
-            record["error"] = f"{error.__class__.__name__}: {str(error).splitlines()[0][:200]}"
-            step = None
-        records.append(record)
-        steps.append(step)
-    for _ in range(repeats):
-        for record, step in zip(records, steps):
-            if step is None:
-                continue
-            start = time.perf_counter()
-            step()
-            sync(device)
-            record["times_s"].append(time.perf_counter() - start)
-    for record in records:
-        if record["times_s"]:
-            record["median_step_s"] = statistics.median(record["times_s"])
-            record["steps_per_s"] = 1 / record["median_step_s"]
-    return records
-
-
-# --------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------
 
@@ -496,13 +407,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", type=int, default=None, help="override the recurrent stages (default 6)")
     parser.add_argument("--memory", choices=["on", "off"], default="on", help="peak memory of each path, one process each (default on)")
     parser.add_argument("--memory-megapixels", type=float, default=12.0, help="image for the derain peak-memory check (0: skip)")
-    parser.add_argument("--train", choices=["on", "off"], default="on", help="also time training steps (default on)")
-    parser.add_argument("--train-modes", default="eager,channels_last,prepared,prepared_bf16",
-                        help="from eager, channels_last, compile, prepared (what the trainer runs in float32), "
-                        "prepared_bf16 (what it runs with bf16 autocast, the default on CPUs with AMX)")
-    parser.add_argument("--train-loss", choices=["bundled", "l1"], default="bundled",
-                        help="the training step's loss: configs/bundled.yaml's four terms (default) or L1")
-    parser.add_argument("--train-repeats", type=int, default=5, help="timed training steps per mode (default 5)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per memory measurement before giving up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
@@ -566,12 +470,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  memory check: sapnet derain on {size[1]}x{size[0]} …", flush=True)
         results["memory_large"] = run_child("memory", {**spec_base, "path": "derain", "size": size}, args.timeout)
 
-    if args.train == "on":
-        modes = [m.strip() for m in args.train_modes.split(",") if m.strip()]
-        print(f"  training steps: {', '.join(modes)}, interleaved …", flush=True)
-        results["training"] = measure_training(modes, device, 12, 100, args.train_repeats, args.train_loss)
-        results["training_loss"] = args.train_loss
-
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
@@ -625,18 +523,6 @@ def report(results: dict) -> None:
               f"loaded process), {memory['seconds']:.0f} s")
     elif memory:
         print(f"memory check failed: {memory['error']}")
-    training = results.get("training")
-    if training:
-        eager = next((t for t in training if t["mode"] == "eager" and t.get("median_step_s")), None)
-        loss_text = "L1" if results["training_loss"] == "l1" else "configs/bundled.yaml loss"
-        print(f"training step (batch 12×3×100×100, forward + {loss_text} + backward + Adam), modes interleaved:")
-        for record in training:
-            if "error" in record:
-                print(f"  {record['mode']:>13} failed: {record['error']}")
-                continue
-            speed = f" ({eager['median_step_s'] / record['median_step_s']:.2f}× eager)" if eager else ""
-            print(f"  {record['mode']:>13} {record['steps_per_s']:.3f} steps/s, {record['median_step_s']:.2f} s/step{speed}; "
-                  f"first step {record['first_step_s']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def prepare_for_training(model: nn.Module, compile: bool | None = None) -> nn.Mo
     """The module a trainer should call for its training steps, sharing ``model``'s parameters
     (an optimiser built on ``model.parameters()`` stays valid; checkpoints keep using ``model``).
 
-    Measured with benchmarks/inference_speed.py (batch 12×3×100×100, forward + the bundled
+    Measured with benchmarks/training_speed.py (batch 12×3×100×100, forward + the bundled
     config's loss + backward + Adam, modes interleaved): on the 2-core CPU torch.compile 1.18×
     faster than eager NCHW (5.15 vs 6.07 s/step; its first step compiles) and channels-last
     1.08×, so CPU models are compiled (the trainer's bf16 autocast on top: 2.38×) (``compile=False`` or the environment variable SAPNET_NO_COMPILE=1 turn it off;

@@ -105,7 +105,7 @@ def learning_rate(optim: dict[str, Any], step: int) -> float:
 
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tiles, where bfloat16 training measured 2-3× faster than float32
-    (benchmarks/inference_speed.py); without them bfloat16 is emulated and slower."""
+    (benchmarks/training_speed.py); without them bfloat16 is emulated and slower."""
     detect = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(detect and detect())
 
