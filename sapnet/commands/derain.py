@@ -1,11 +1,10 @@
 """``sapnet derain``: derain images and videos (files, folders, glob patterns) into an output
-folder: photos with :meth:`DerainModel.derain`, videos and frame sequences with :mod:`sapnet.video`
-(imported only when there is one, as PyAV and OpenCV are)."""
+folder. The command parses, checks the options and the output folder before the model loads, and
+prints; the batch (outputs, refusals, the work) is :mod:`sapnet.engine.infer.batch`."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -13,21 +12,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sapnet.commands.common import add_model_arguments, add_weights_argument, print_error
+from sapnet.engine.infer.batch import DerainSettings, Job, OutputClaims, exists_message, plan_jobs, run_job
 from sapnet.engine.infer.model import load_model
 from sapnet.engine.infer.tiling import DEFAULT_MAX_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, FAST_MAX_PIXELS, check_tiling
 from sapnet.hub import WeightsError
-from sapnet.images import (
-    DEFAULT_MAX_MEGAPIXELS,
-    IMAGE_EXTENSIONS,
-    ImageError,
-    OutputExistsError,
-    expand_inputs,
-    frames_note,
-    output_suffix,
-)
+from sapnet.images import DEFAULT_MAX_MEGAPIXELS, IMAGE_EXTENSIONS, ImageError, OutputExistsError, expand_inputs
 from sapnet.signals import sigterm_as_interrupt
 from sapnet.text import one_line
-from sapnet.video.defaults import DEFAULT_CODEC, DEFAULT_CRF, TEMPORAL_MODES, VIDEO_EXTENSIONS
+from sapnet.video.defaults import DEFAULT_CODEC, DEFAULT_CRF, TEMPORAL_MODES
 from sapnet.video.errors import VideoError
 
 
@@ -71,21 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
 
-def _output_path(source: Path, out_dir: Path, fmt: str | None) -> Path:
-    """The input's name in ``out_dir``, as ``fmt``, else in the input's format where it is one of
-    :data:`IMAGE_EXTENSIONS`, else as PNG (lossless): a ``.heic`` or extensionless input still
-    gets an output Pillow can write."""
-    return out_dir / (source.stem + output_suffix(source.name, fmt))
-
-
-def _name_max(folder: Path) -> int:
-    """The longest file name, in bytes, ``folder`` takes (255 where the system cannot say)."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
-        return 255
-
-
 def _option_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the numeric options, found before anything is loaded."""
     try:
@@ -102,78 +79,36 @@ def run(args: argparse.Namespace) -> int:
         return _derain_all(args)
 
 
-def _kind(source: Path) -> str:
-    """``image`` or ``video``: by extension, else by probing with FFmpeg where PyAV is installed."""
-    suffix = source.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS or suffix == ".gif":
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    try:
-        from sapnet.video import is_video_file
-    except ImportError:
-        return "image"  # the image reader says what the file is not
-    return "video" if is_video_file(source) else "image"
-
-
-def _video_module():
-    try:
-        import sapnet.video
-    except ImportError as missing:
-        raise ImageError(f"videos need PyAV and OpenCV ({missing.name} is missing): pip install 'sapnet[video]'") from None
-    return sapnet.video
-
-
-class _Job:
-    """One input and where it goes: an image, a video file, or a folder of numbered frames."""
-
-    def __init__(self, source: Path, kind: str, out_dir: Path, fmt: str | None) -> None:
-        self.source, self.kind = source, kind
-        self.target = _output_path(source, out_dir, fmt) if kind == "image" else out_dir / source.name
-
-
-def _derain_image(job: _Job, model, args: argparse.Namespace) -> None:
-    loaded = model.derain_file(
-        job.source, job.target, args.max_pixels, args.tile, args.overlap, args.max_megapixels, args.overwrite
-    )
-    if loaded.frames > 1:
-        tqdm.write(f"warning: {one_line(f'{job.source}: {frames_note(loaded.frames)}')}", file=sys.stderr)
-
-
-def _derain_frames(job: _Job, model, args: argparse.Namespace) -> None:
-    """A video file or a frame folder, with a frame progress bar; Ctrl-C keeps what is finished."""
-    video = _video_module()
-    bar = tqdm(desc=job.source.name, unit="frame", disable=args.quiet, leave=False)
+def _progress_bar(job: Job, quiet: bool):
+    """A frame progress bar for a video or frame folder, and the callback that moves it."""
+    bar = tqdm(desc=job.source.name, unit="frame", disable=quiet, leave=False)
 
     def progress(done: int, total: int | None, fps: float) -> None:
         bar.total = total
         bar.update(done - bar.n)
         bar.set_postfix(fps=f"{fps:.2f}")
 
-    def derain_frames(frames):
-        return model.derain(frames, args.max_pixels, args.tile, args.overlap)
+    return bar, progress
 
-    try:
-        if job.kind == "video":
-            video.derain_video(
-                job.source, job.target, derain_frames, temporal=args.temporal, crf=args.crf, codec=args.codec,
-                progress=progress, overwrite=args.overwrite, model_id=model.source.sha256 or "",
-            )
-        else:
-            video.derain_sequence(job.source, job.target, derain_frames, temporal=args.temporal, progress=progress, overwrite=args.overwrite)
-    except KeyboardInterrupt:
-        tqdm.write(one_line(f"{job.source}: stopped; the finished part is kept, run the same command again to resume"), file=sys.stderr)
-        raise
-    finally:
-        bar.close()
+
+def _derain_one(job: Job, model, settings: DerainSettings, quiet: bool) -> None:
+    if job.kind == "image":
+        warnings = run_job(job, model, settings)
+    else:
+        bar, progress = _progress_bar(job, quiet)
+        try:
+            warnings = run_job(job, model, settings, progress)
+        except KeyboardInterrupt:
+            tqdm.write(one_line(f"{job.source}: stopped; the finished part is kept, run the same command again to resume"), file=sys.stderr)
+            raise
+        finally:
+            bar.close()
+    for warning in warnings:
+        tqdm.write(f"warning: {one_line(warning)}", file=sys.stderr)
 
 
 def _derain_all(args: argparse.Namespace) -> int:
     error = print_error
-
-    def exists(source: Path, target: Path) -> None:
-        error(f"{source}: output {target} exists (pass --overwrite to replace it)")
-
     problem = _option_problem(args)
     if problem:
         error(problem)
@@ -202,39 +137,28 @@ def _derain_all(args: argparse.Namespace) -> int:
         error(str(problem))
         return 2
 
-    name_max = _name_max(out_dir)
-    jobs = [_Job(source, _kind(source), out_dir, args.format) for source in sources]
-    jobs += [_Job(folder, "sequence", out_dir, None) for folder in sequences]
-    # realpath, not Path.resolve: it does not raise on a symlink loop
-    inputs = {os.path.realpath(job.source) for job in jobs}
-    claimed: set[str] = set()
+    jobs = plan_jobs(sources, sequences, out_dir, args.format)
+    claims = OutputClaims(jobs, out_dir, args.overwrite)
+    settings = DerainSettings(
+        args.max_pixels, args.tile, args.overlap, args.max_megapixels, args.overwrite, args.temporal, args.crf, args.codec
+    )
     for job in tqdm(jobs, unit="input", disable=args.quiet or len(jobs) < 2):
-        source, target = job.source, job.target
-        resolved = os.path.realpath(target)
-        name_bytes = len(os.fsencode(target.name))
-        if resolved in inputs:
-            error(f"{source}: output {target} is an input file; refusing to overwrite it (choose another -o)")
-        elif resolved in claimed:
-            error(f"{source}: output {target} is already written by another input of the same name")
-        elif name_bytes > name_max:
-            error(f"{source}: output name {target.name} is {name_bytes} bytes, over the {name_max} that {out_dir} allows")
-        elif target.exists() and not args.overwrite and job.kind != "sequence":  # a sequence resumes
-            exists(source, target)
+        refusal = claims.refusal(job)
+        if refusal:
+            error(refusal)
+            continue
+        try:
+            _derain_one(job, model, settings, args.quiet)
+        except OutputExistsError:
+            error(exists_message(job))  # another run wrote it while this one was deraining
+        except (ImageError, VideoError) as problem:
+            error(str(problem))
         else:
-            try:
-                if job.kind == "image":
-                    _derain_image(job, model, args)
-                else:
-                    _derain_frames(job, model, args)
-                claimed.add(resolved)
-                if not args.quiet and len(jobs) == 1:
-                    print(one_line(f"{source} -> {target}"))
-            except OutputExistsError:
-                exists(source, target)  # another run wrote it while this one was deraining
-            except (ImageError, VideoError) as problem:
-                error(str(problem))
+            claims.claim(job)
+            if not args.quiet and len(jobs) == 1:
+                print(one_line(f"{job.source} -> {job.target}"))
     total = len(jobs) + len(input_errors)
-    failures = total - len(claimed)
+    failures = total - claims.written
     if not args.quiet and total > 1:
-        print(f"derained {len(claimed)} of {total} inputs into {out_dir}" + (f"; {failures} failed" if failures else ""))
+        print(f"derained {claims.written} of {total} inputs into {out_dir}" + (f"; {failures} failed" if failures else ""))
     return 1 if failures else 0

@@ -1,5 +1,9 @@
 """The video settings a command needs before any video is opened (no PyAV, OpenCV or torch)."""
 
+from collections.abc import Callable
+
+Progress = Callable[[int, "int | None", float], None]  # (frames done, total frames or None, frames per second)
+
 VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts",
     ".wmv", ".flv", ".3gp", ".ogv", ".mxf",

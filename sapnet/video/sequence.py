@@ -20,13 +20,12 @@ import numpy as np
 import torch
 
 from sapnet.images import ImageError, LoadedImage, OutputExistsError, read_image, to_pil, write_image
-
+from sapnet.video.defaults import Progress
 from sapnet.video.errors import VideoError
 from sapnet.video.files import list_frames
 from sapnet.video.frames import DerainFrames, derain_arrays
 from sapnet.video.pipeline import run_pipeline
 from sapnet.video.temporal import make_stabiliser
-from sapnet.video.video import Progress
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
-from sapnet.video.defaults import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_SEGMENT_FRAMES
+from sapnet.video.defaults import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_SEGMENT_FRAMES, Progress
 from sapnet.video.encoding import encoder_settings
 from sapnet.video.errors import VideoError
 from sapnet.video.frames import DerainFrames, derain_arrays, quarter_turns
@@ -37,7 +37,6 @@ from sapnet.video.segments import DerainedFrame, SegmentSink, WorkFolder, segmen
 from sapnet.video.temporal import make_stabiliser
 
 
-Progress = Callable[[int, int | None, float], None]  # (frames done, total frames or None, frames per second)
 
 
 @dataclass(frozen=True)
