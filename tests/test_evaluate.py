@@ -94,7 +94,8 @@ def test_report_files_are_well_formed(tmp_path, tiny_weights, cli):
     summary = (out / "summary.md").read_text()
     assert "rounded to 8 bits (round(255·x)" in summary and "not truncated" in summary
     assert "## Y channel, MATLAB convention" in summary and "## RGB, scikit-image convention" in summary
-    assert summary.count("| model | syn |") == 2 and summary.count("| tiny | ") == 2
+    assert "## Image by image: worse than the rainy input" in summary
+    assert summary.count("| model | syn |") == 3 and summary.count("| tiny | ") == 3  # Y, RGB, worse
     assert "No reference" not in summary
     settings = json.loads((out / "settings.json").read_text())
     assert settings["arguments"]["limit"] == 1
@@ -122,6 +123,24 @@ def test_folder_of_derained_images_is_matched_by_stem(tmp_path, cli):
         expected = score_pair(outputs[row["image"]], pairs[row["image"]][1])
         assert {key: float(row[key]) for key in expected} == pytest.approx(expected, abs=1e-12)
     assert not (out / "derained").exists()  # nothing to cache for a folder
+
+
+def test_images_made_worse_than_the_rainy_input_are_counted_and_named(tmp_path, cli):
+    pairs = _paired(tmp_path / "data", count=3)
+    for name, (rainy, clean) in pairs.items():
+        # 0.png: the clean image (better); 1.png: the rainy input (equal, not worse); 2.png: noise (worse).
+        output = {"0.png": clean, "1.png": rainy, "2.png": _rgb(24, 32, seed=77)}[name]
+        _save(output, tmp_path / "mixed" / name)
+    out = tmp_path / "out"
+    assert cli("evaluate", "-m", tmp_path / "mixed", "-d", f"syn={tmp_path / 'data'}", "-o", out, "-q")[:3:2] == (0, [])
+    rows = {row["image"]: row for row in _csv(out)}
+    for name, (rainy, clean) in pairs.items():
+        assert float(rows[name]["rainy_psnr_y"]) == pytest.approx(score_pair(rainy, clean)["psnr_y"], abs=1e-12)
+    change = float(rows["2.png"]["psnr_y"]) - float(rows["2.png"]["rainy_psnr_y"])
+    assert change < 0
+    summary = (out / "summary.md").read_text()
+    assert "## Image by image: worse than the rainy input" in summary
+    assert f"| mixed | 1 of 3: 2.png {change:+.2f} |" in summary
 
 
 def test_rerun_reuses_cached_outputs(tmp_path, tiny_weights, cli, monkeypatch):

@@ -1,5 +1,5 @@
 """Evaluation reports: ``per_image.csv``, ``summary.md`` (mean scores, models × data sets, one
-table per convention) and ``settings.json`` (versions, machine, models, data, conventions)."""
+table per convention, and the images made worse than the rainy input) and ``settings.json`` (versions, machine, models, data, conventions)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import torch
 
 FULL_REFERENCE = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
 NO_REFERENCE = ("niqe", "brisque")
-CSV_COLUMNS = ("model", "dataset", "image", *FULL_REFERENCE, *NO_REFERENCE)
+BASELINE = "rainy_psnr_y"  # the rainy input's own PSNR-Y against the clean image
+CSV_COLUMNS = ("model", "dataset", "image", *FULL_REFERENCE, *NO_REFERENCE, BASELINE)
+WORST_LISTED = 3
 CONVENTIONS = {
     "quantisation": "every output is clamped to [0, 1] and rounded to 8 bits (round(255·x), ties to even; "
     "not truncated), as its saved PNG holds it, before it is scored",
@@ -25,6 +27,8 @@ CONVENTIONS = {
     "rgb": "scikit-image, as the SAPNet paper: peak_signal_noise_ratio(clean, out, data_range=1), "
     "structural_similarity(clean, out, channel_axis=-1, data_range=1) (7×7 uniform window, channel mean); "
     "no border crop",
+    "worse": "an image is made worse when the output's PSNR-Y is below the rainy input's own; "
+    "the worst are listed with their change in dB",
     "niqe": "MATLAB release (rgb2gray luma, 96×96 blocks, pristine model of the release); lower is better",
     "brisque": "OpenCV cv2.quality.QualityBRISQUE with the authors' LIVE model; lower is better",
 }
@@ -82,8 +86,31 @@ def _table(title: str, models: list[str], datasets: list[dict], means: dict, met
     return lines + [""]
 
 
+def _worse_cell(group: list[dict]) -> str:
+    changes = sorted((row["psnr_y"] - row[BASELINE], row["image"]) for row in group if row["psnr_y"] < row[BASELINE])
+    if not changes:
+        return f"none of {len(group)}"
+    listed = ", ".join(f"{image} {change:+.2f}" for change, image in changes[:WORST_LISTED])
+    return f"{len(changes)} of {len(group)}: {listed}" + (", …" if len(changes) > WORST_LISTED else "")
+
+
+def _worse_table(models: list[str], datasets: list[dict], rows: list[dict]) -> list[str]:
+    """Models × paired data sets: how many images each model leaves worse than the rainy input."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        if BASELINE in row and "psnr_y" in row:
+            groups.setdefault((row["model"], row["dataset"]), []).append(row)
+    lines = ["## Image by image: worse than the rainy input (PSNR-Y, dB)", ""]
+    lines += ["| model | " + " | ".join(d["name"] for d in datasets) + " |", "|---" * (len(datasets) + 1) + "|"]
+    for model in models:
+        cells = [_worse_cell(groups[(model, d["name"])]) if (model, d["name"]) in groups else "—" for d in datasets]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines + ["", f"Worse: {CONVENTIONS['worse']}.", ""]
+
+
 def summary_markdown(report: Report, no_reference: bool) -> str:
-    """Mean scores, models × data sets: one table per convention, the conventions stated."""
+    """Mean scores, models × data sets: one table per convention, the conventions stated, and the
+    images each model makes worse than their rainy input."""
     means = mean_scores(report.rows)
     models = [model["label"] for model in report.models]
     paired = [d for d in report.datasets if d["ground_truth"]]
@@ -99,6 +126,7 @@ def summary_markdown(report: Report, no_reference: bool) -> str:
         lines += [f"Y: {CONVENTIONS['y']}.", ""]
         lines += _table("RGB, scikit-image convention: PSNR (dB) / SSIM", models, paired, means, ("psnr_rgb", "ssim_rgb"), (".3f", ".4f"))
         lines += [f"RGB: {CONVENTIONS['rgb']}.", ""]
+        lines += _worse_table(models, paired, report.rows)
     if unpaired:
         lines += _table("No reference: NIQE / BRISQUE (lower is better)", models, unpaired, means, ("niqe", "brisque"), (".4f", ".3f"))
         lines += [f"NIQE: {CONVENTIONS['niqe']}. BRISQUE: {CONVENTIONS['brisque']} ({report.brisque}).", ""]

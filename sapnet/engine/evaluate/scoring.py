@@ -11,6 +11,8 @@ Scoring conventions, as :mod:`sapnet.metrics` defines them:
   exactly what its saved PNG holds, before it is scored;
 * paired data: PSNR/SSIM on the MATLAB luma Y (the deraining literature) and on RGB
   (scikit-image, as the SAPNet paper), no border crop;
+* paired data: each row also holds the rainy input's own PSNR-Y, and the summary counts the
+  images each model makes worse than their rainy input;
 * data without ground truth: NIQE (the MATLAB release) and BRISQUE (OpenCV, where its model
   files are installed), both lower-is-better; ``no_reference=True`` adds them on paired data.
 
@@ -40,7 +42,7 @@ from sapnet.engine.infer.model import load_model
 from sapnet.engine.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from sapnet.hub import WEIGHTS, WeightsError
 from sapnet.images import ImageError, to_pil, write_image
-from sapnet.metrics import brisque, niqe, score_pair
+from sapnet.metrics import brisque, niqe, psnr_y, score_pair
 from sapnet.metrics.no_reference import brisque_model_files
 
 
@@ -324,10 +326,12 @@ def _score_dataset(dataset: Dataset, sources: list, report: Report, fail: Callab
             fail(str(error))
             bar.update(len(ready))
             continue
+        # The rainy input's own PSNR-Y: the bar each output must clear, image by image.
+        baseline = {} if clean is None else {"rainy_psnr_y": psnr_y(rainy, clean)}
         for source in ready:
             try:
                 output = source.output(dataset.name, rainy_path, rainy)
-                scores = score_output(output, clean, rainy_path, no_reference, with_brisque)
+                scores = {**score_output(output, clean, rainy_path, no_reference, with_brisque), **baseline}
                 report.rows.append({"model": source.label, "dataset": dataset.name, "image": rainy_path.name, **scores})
             except (DataError, ImageError) as error:
                 fail(f"{source.label}: {error}")
