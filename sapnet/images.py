@@ -126,6 +126,8 @@ def read_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
     except ImageError:
         raise
     except FileNotFoundError:
+        if path.is_symlink():
+            raise ImageError(f"{path}: broken symbolic link (to {os.readlink(path)}, which does not exist)") from None
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory") from None
@@ -275,8 +277,12 @@ def output_suffix(name: str, output_format: str | None = None) -> str:
 
 
 def is_image_file(path: Path) -> bool:
-    """A regular, non-hidden file with one of :data:`IMAGE_EXTENSIONS` (any case)."""
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+    """A non-hidden entry with one of :data:`IMAGE_EXTENSIONS` (any case) that is a regular file,
+    or a symbolic link leading nowhere: listed so that reading it names the broken link instead
+    of a folder's image going missing without a word."""
+    if path.name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return False
+    return path.is_file() or (path.is_symlink() and not path.exists())
 
 
 def images_in(folder: Path) -> list[Path]:

@@ -148,6 +148,18 @@ def test_a_symlink_loop_on_the_command_line_is_one_line(tmp_path, derain):
     assert (tmp_path / "out" / "good.png").exists()
 
 
+def test_a_broken_link_inside_a_folder_is_named_not_skipped(tmp_path, derain):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(_rgb()).save(photos / "good.png")
+    os.symlink(tmp_path / "gone.png", photos / "moved.png")
+    (photos / "notes.txt").write_text("not an image")  # other files are still passed over
+    code, lines = derain(photos, "-o", tmp_path / "out")
+    assert code == 1
+    assert lines == [f"error: {photos / 'moved.png'}: broken symbolic link (to {tmp_path / 'gone.png'}, which does not exist)"]
+    assert (tmp_path / "out" / "good.png").exists()
+
+
 @pytest.mark.parametrize(
     "options, problem",
     [
