@@ -1,5 +1,6 @@
 """Evaluation reports: ``per_image.csv``, ``summary.md`` (mean scores, models × data sets, one
-table per convention, and the images made worse than the rainy input) and ``settings.json`` (versions, machine, models, data, conventions)."""
+table per convention, and the images made worse than the rainy input) and ``settings.json``
+(versions, machine, models, data, conventions)."""
 
 from __future__ import annotations
 

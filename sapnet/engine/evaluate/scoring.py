@@ -36,7 +36,7 @@ from tqdm import tqdm
 from sapnet.data import DataError, find_pairs, list_images, read_rgb
 from sapnet.images import is_image_file
 from sapnet.data.pairs import has_paired_layout
-from sapnet.engine.evaluate.reports import Report, write_reports
+from sapnet.engine.evaluate.reports import BASELINE, Report, write_reports
 from sapnet.engine.infer.backends import pick_device
 from sapnet.engine.infer.model import load_model
 from sapnet.engine.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
@@ -327,7 +327,7 @@ def _score_dataset(dataset: Dataset, sources: list, report: Report, fail: Callab
             bar.update(len(ready))
             continue
         # The rainy input's own PSNR-Y: the bar each output must clear, image by image.
-        baseline = {} if clean is None else {"rainy_psnr_y": psnr_y(rainy, clean)}
+        baseline = {} if clean is None else {BASELINE: psnr_y(rainy, clean)}
         for source in ready:
             try:
                 output = source.output(dataset.name, rainy_path, rainy)
