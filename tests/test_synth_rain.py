@@ -63,6 +63,22 @@ def test_presets_span_drizzle_to_downpour():
     assert strength["heavy"] < strength["light"] and strength["heavy"] < strength["drizzle"]
     assert strength["storm"] < strength["light"]
     assert 20 < strength["light"] < 34 and 8 < strength["heavy"] < 19  # near Rain100L (26.9 dB Y) / Rain100H (13.6)
+    assert strength["downpour"] < strength["light"] and 11 < strength["downpour"] < 17
+
+
+def test_downpour_is_dense_near_vertical_light_that_clips_to_white():
+    """Rain100H's kind: several dense near-vertical sheets added to the scene, bright drops saturating."""
+    clean = scene(96, 128)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        params = sample_rain_params("downpour", rng)
+        assert params.blend == "add" and 3 <= len(params.layers) <= 5
+        assert all(abs(layer.angle) <= 23 and 1.0 <= layer.width <= 2.2 for layer in params.layers)
+        rainy = synthesize_rain(clean, streaks_only(params), rng)
+        added = (rainy - clean).max(axis=-1)
+        assert (added > 0.1).mean() > 0.2  # dense: a fifth of the pixels or more under a streak
+        assert (rainy >= 0.999).all(axis=-1).mean() > 0.02  # white where the light clipped (clean max is 0.9)
+        assert abs(orientation(added)) < 20
 
 
 def test_light_rain_is_grey_like_rain100l():

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=(*PRESETS, MIXED),
         default=MIXED,
-        help="rain: drizzle, light (like Rain100L), heavy (like Rain100H), storm (rain in fog, like "
-        "RainCityscapes), or mixed: one of them picked per photo (default: %(default)s)",
+        help="rain: drizzle, light (like Rain100L), heavy (wide near streaks at several depths), storm "
+        "(rain in fog, like RainCityscapes), downpour (dense white streaks, like Rain100H), or mixed: "
+        "one of them picked per photo (default: %(default)s)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--limit", type=positive_int, help="use only the first N photos, in name order")
