@@ -6,7 +6,7 @@ synthetic rain, derained by the bundled model (and any other models named).
 
 The photo is scikit-image's ``coffee`` (CC0, Rachel Michetti), so the figure can be committed;
 pictures of ``../shared/data/real_rain`` may not be (see ``sapnet compare`` in the README). The
-rain is the ``heavy`` preset (long, near-white sheets of streaks over depth-dependent haze, like
+rain is ``--preset`` (default ``downpour``: dense near-white streaks added and clipped, like
 Rain100H), seeded, so the figure is the same on every run. Captions are PSNR-Y / SSIM-Y against the clean photo,
 after 8-bit rounding, as ``sapnet evaluate`` scores.
 """
@@ -21,16 +21,16 @@ import numpy as np
 import skimage.data
 
 import sapnet
-from sapnet.data.rain import synthesize_rain
+from sapnet.data.rain import PRESETS, synthesize_rain
 from sapnet.engine.evaluate.figures import choose_crop, comparison_figure
 from sapnet.hub import DEFAULT_WEIGHTS, WeightsError
 from sapnet.metrics import psnr_y, ssim_y
 
 
-def rainy_coffee(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(clean, rainy) 8-bit RGB arrays: the coffee photo with heavy synthetic rain."""
+def rainy_coffee(seed: int, preset: str = "downpour") -> tuple[np.ndarray, np.ndarray]:
+    """(clean, rainy) 8-bit RGB arrays: the coffee photo with synthetic rain of ``preset``."""
     clean = skimage.data.coffee()
-    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, "heavy", np.random.default_rng(seed))
+    rainy = synthesize_rain(clean.astype(np.float32) / 255.0, preset, np.random.default_rng(seed))
     return clean, np.round(rainy * 255.0).astype(np.uint8)
 
 
@@ -42,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", metavar="[LABEL=]WEIGHTS", help="more models beside the bundled one")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--preset", choices=PRESETS, default="downpour", help="the rain (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("docs/images/coffee_rain.jpg"))
     args = parser.parse_args(argv)
-    clean, rainy = rainy_coffee(args.seed)
+    clean, rainy = rainy_coffee(args.seed, args.preset)
     panels, captions = [("rainy (synthetic)", rainy)], [caption(rainy, clean)]
     for text in [DEFAULT_WEIGHTS, *args.models]:
         label, _, weights = text.rpartition("=")

@@ -67,6 +67,37 @@ OFFICIAL = WeightsEntry(
 
 # Models trained by this project and shipped inside the package, best first.
 BUNDLED: dict[str, WeightsEntry] = {
+    "sapnet-synth-v5": WeightsEntry(
+        name="sapnet-synth-v5",
+        filename="sapnet_synth_v5.safetensors",
+        sha256="1bb501adf9cb795b9ff6abd945a1c24ab28f4ddc33efcb94030f647f681443df",
+        meta={
+            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "recipe": "sapnet-synth-v4 (the official SAPNet checkpoint fine-tuned twice, see below) fine-tuned by "
+            "configs/bundled_v5.yaml with Rain100H-like rain: presets light x3, downpour x2, storm x2, heavy, drizzle "
+            "on BSDS500 + Urban100 + Sun-Hays80, 100x100 crops, batch 6, Adam lr 5e-5 (x0.2 after step 1200), grad "
+            "clip 1.0, bfloat16 autocast (SSIM in float32), seed 5; same loss as v3 (-SSIM + 0.1 PCL + 0.1 LPISL + "
+            "0.1 UBS + 1.0 pixel L1); the step-1200 snapshot, chosen on the full Rain100L and RainCityscapes100 "
+            "between steps 800 and 1200 (the run was stopped at step 1400)",
+            "compute": "1,400 steps, 54 minutes (wall, with validations and other jobs) on a 2-core Intel Xeon CPU "
+            "with AMX; on top of v4's",
+            "metrics": {
+                "Rain100L (100 images, 8-bit outputs)": {
+                    "psnr_y": 33.573, "ssim_y": 0.9583, "psnr_rgb": 32.024, "ssim_rgb": 0.9494,
+                },
+                "RainCityscapes100 (100 images, 8-bit outputs)": {
+                    "psnr_y": 22.430, "ssim_y": 0.8892, "psnr_rgb": 21.164, "ssim_rgb": 0.8583,
+                },
+                "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs": {
+                    "psnr_y": 29.727, "ssim_y": 0.9116, "psnr_rgb": 28.094, "ssim_rgb": 0.8908,
+                },
+            },
+            "reproduce": "python benchmarks/rain100l.py sapnet-synth-v5; add --data ../shared/data/raincityscapes100 "
+            "--name RainCityscapes100 for the second row; docs/MODEL_CARD.md for the third",
+            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
+            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+        },
+    ),
     "sapnet-synth-v4": WeightsEntry(
         name="sapnet-synth-v4",
         filename="sapnet_synth_v4.safetensors",

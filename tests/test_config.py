@@ -192,7 +192,7 @@ BUNDLED = {
     "bundled_v2": (600, [400, 500], 200),  # 6 epochs of 600 // 6 = 100, drops after 4 and 5, validated every 2
     "bundled_v3": (800, [400, 600], 100),  # 8 epochs of 100, drops after 4 and 6, validated every epoch
     "bundled_v4": (500, [300], 100),  # written in steps from the start
-    "bundled_v5": (2800, [2000], 200),
+    "bundled_v5": (1800, [1200], 200),
     "bundled_stage2_veil": (3200, [1800, 2600, 3000], 400),  # 16 epochs of 2400 // 12 = 200, drops 9, 13, 15; every 2
     "paper": (15000, [4500, 7500, 12000], 150),  # 100 epochs of 1,800 // 12 = 150, drops 30, 50, 80
     "table3_pcl_data40": (6000, [1800, 3000, 4800], 60),  # 100 epochs of 720 // 12 = 60
