@@ -49,6 +49,17 @@ def test_tensor_and_uint8_inputs_follow_the_array_convention(pair):
         assert score_pair(variant, clean) == pytest.approx(expected, abs=1e-9)
 
 
+def test_scores_do_not_depend_on_the_memory_layout(pair):
+    """A decoded image may be a transposed view (channels-first storage); its scores must be the
+    very same bits as for a C-ordered copy (a strided matrix product rounded differently)."""
+    output, clean = pair
+    as_uint8 = np.round(output * 255).astype(np.uint8)
+    planar = np.ascontiguousarray(as_uint8.transpose(2, 0, 1)).transpose(1, 2, 0)  # strides (W, 1, H·W)
+    assert not planar.flags.c_contiguous and np.array_equal(planar, as_uint8)
+    assert score_pair(planar, clean) == score_pair(as_uint8, clean)
+    assert np.array_equal(rgb_to_y(planar.astype(np.float64) / 255), rgb_to_y(as_uint8.astype(np.float64) / 255))
+
+
 def test_inputs_of_the_wrong_layout_are_refused(pair):
     output, clean = pair
     with pytest.raises(ValueError, match="H×W×3"):

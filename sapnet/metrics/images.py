@@ -18,7 +18,7 @@ _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 
 
 def as_rgb_array(image: ImageInput) -> np.ndarray:
-    """The image as a float64 H×W×3 NumPy array (values unchanged; uint8 is divided by 255)."""
+    """The image as a float64 H×W×3 C-ordered NumPy array (values unchanged; uint8 is divided by 255)."""
     if isinstance(image, torch.Tensor):
         tensor = image.detach().cpu()
         if tensor.is_floating_point():
@@ -32,11 +32,13 @@ def as_rgb_array(image: ImageInput) -> np.ndarray:
         array = np.asarray(image)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"expected an H×W×3 RGB array, got shape {array.shape}")
+    # C order always: NumPy's matrix product (rgb_to_y) rounds differently for other memory
+    # layouts on some CPUs, and a score must not depend on how its image was decoded.
     if array.dtype == np.uint8:
-        return array.astype(np.float64) / 255.0
+        return np.ascontiguousarray(array, dtype=np.float64) / 255.0
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"expected float values in [0, 1] or uint8, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 def quantize_8bit(image: ImageInput) -> np.ndarray:
