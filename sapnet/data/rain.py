@@ -136,9 +136,10 @@ def _heavy_rain(rng: np.random.Generator) -> RainParams:
     """Three to five near-white, near-vertical sheets at several depths, sometimes over haze.
 
     Meant as Rain100H's kind, it is not: models trained on RainTrainH leave much of it in place
-    (its wide defocused near streaks and the screen blend); ``downpour`` is. Streaks run from tens of pixels to beyond a BSDS photo's height (far sheets short, thin and
-    sharp; near ones long, up to 5 px wide and defocused), screen-blended. On three images in ten
-    an accumulation haze: depth-dependent fog of near-white light, thin and only far away (more
+    (its wide defocused near streaks and the screen blend); ``downpour`` is. Streaks run from
+    tens of pixels to beyond a BSDS photo's height (far sheets short, thin and sharp; near ones
+    long, up to 5 px wide and defocused), screen-blended. On three images in ten an
+    accumulation haze: depth-dependent fog of near-white light, thin and only far away (more
     haze taught the network to darken clear photos: docs/MODEL_CARD.md).
     """
     wind = rng.uniform(-15, 15)
@@ -165,8 +166,8 @@ def _downpour(rng: np.random.Generator) -> RainParams:
     near-vertical sheets: the rain of Rain100H/RainTrainH (Yang et al., CVPR 2017).
 
     Calibrated with models trained on RainTrainH as probes (PReNet's ``prenet_rain100h.pth`` and
-    the official SAPNet checkpoint): they remove rain of the right kind almost entirely, and
-    leave rain of another kind (wide defocused streaks, screen blending, slanted sheets, a
+    the official SAPNet checkpoint): they take most of the right kind of rain off and leave
+    much of another kind (wide defocused streaks, screen blending, slanted sheets, a
     uniform veil) in place; the figures and their command are in docs/MODEL_CARD.md. Additive
     with clipping: bright drops saturate to white, which the screen blend of ``heavy`` never does.
     """
