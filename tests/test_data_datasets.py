@@ -184,6 +184,18 @@ def test_veil_prior_adds_a_uniform_veil_whatever_the_preset(tmp_path):
         VeilPrior(probability=1.5)
 
 
+def test_dry_items_are_the_clean_crop_and_leave_other_items_as_they_were(tmp_path):
+    folder = make_clean_folder(tmp_path, count=4)
+    rainy_only = SyntheticRainDataset(folder, crop=16, presets=("downpour",), epoch_length=40)
+    some_dry = SyntheticRainDataset(folder, crop=16, presets=("downpour",), epoch_length=40, dry=0.3)
+    dry = [i for i in range(40) if torch.equal(*some_dry[i])]
+    assert 4 <= len(dry) <= 20  # about 30 % of 40
+    assert not any(torch.equal(*rainy_only[i]) for i in range(40))  # downpour always rains
+    assert all(torch.equal(some_dry[i][1], rainy_only[i][1]) for i in range(40))  # same crops
+    with pytest.raises(ValueError, match="dry must be a share"):
+        SyntheticRainDataset(folder, dry=1.0)
+
+
 def test_photos_from_several_folders_and_depth_per_photo(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()

@@ -83,7 +83,10 @@ class SyntheticRainDataset(Dataset):
 
     ``epoch_length`` (default: the number of photos) sets how many items an epoch has.
     ``veil`` (a :class:`VeilPrior`) draws the haze veil apart from the preset, which otherwise
-    decides it. ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
+    decides it. ``dry`` is the share of items left without rain (the clean crop as input and
+    target), which teaches the network to leave rain-free content as it is: bright straight lines
+    such as window mullions and posts, which near-vertical heavy rain teaches it to erase, and the
+    brightness of clear skies. ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
 
@@ -96,6 +99,7 @@ class SyntheticRainDataset(Dataset):
         epoch_length: int | None = None,
         cache: bool = False,
         veil: VeilPrior | None = None,
+        dry: float = 0.0,
     ) -> None:
         if isinstance(clean_dirs, (str, os.PathLike)):
             clean_dirs = [clean_dirs]
@@ -103,11 +107,14 @@ class SyntheticRainDataset(Dataset):
         self.veil = veil
         if not presets or any(preset not in PRESETS for preset in presets):
             raise ValueError(f"presets must be a non-empty choice among {', '.join(PRESETS)}, got {presets!r}")
+        if not 0 <= dry < 1:
+            raise ValueError(f"dry must be a share in [0, 1), got {dry}")
         if epoch_length is not None and epoch_length < 1:
             raise ValueError(f"epoch_length must be at least 1, got {epoch_length}")
         self.crop = _checked_crop(crop)
         self.presets = tuple(presets)
         self.seed = seed
+        self.dry = dry
         self.epoch_length = epoch_length or len(self.files)
         self.epoch = 0
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
@@ -131,6 +138,9 @@ class SyntheticRainDataset(Dataset):
             left = int(rng.integers(clean.shape[1] - self.crop + 1))
             clean, depth = crop_at(clean, top, left, self.crop), crop_at(depth, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
+        # Drawn only when asked for, so that runs without dry items keep their random streams.
+        if self.dry and rng.random() < self.dry:
+            return to_tensor(clean), to_tensor(clean)
         params = sample_rain_params(self.presets[rng.integers(len(self.presets))], rng)
         if self.veil is not None:
             params = replace(params, veil=self.veil.sample(rng))

@@ -4,7 +4,7 @@
 One description, :data:`SCHEMA`, says what every setting is. Each section is a dataclass whose
 fields are its settings: a field's annotation is its type (a dataclass there: a mapping of its
 fields), its default the default, and its metadata the range (``minimum``, ``above``,
-``maximum``, ``choices``, named ``noun`` in messages; ``may_be_empty`` for a list) or an extra
+``maximum``, ``below``, ``choices``, named ``noun`` in messages; ``may_be_empty`` for a list) or an extra
 ``check``.
 ``model`` is :class:`~sapnet.models.sapnet.SAPNetConfig` itself, each ``loss`` term one of the
 dataclasses of :data:`sapnet.losses.combined.LOSS_TERMS`, and ``data``, ``optim`` and ``run``
@@ -83,6 +83,7 @@ class DataSettings:
     presets: list[str] = field(default_factory=lambda: ["light", "heavy"], metadata={"choices": PRESETS, "noun": "preset"})
     epoch_length: int | None = field(default=None, metadata={"minimum": 1})  # synthetic items per epoch (null: one per photo)
     veil: VeilPrior | None = None  # {probability, maximum}: draw the haze veil apart from the presets
+    dry: float = field(default=0.0, metadata={"minimum": 0, "below": 1})  # share of synthetic items left without rain
     crop: int = field(default=100, metadata={"minimum": 1})
     augment: bool = True
     subset: float = field(default=1.0, metadata={"above": 0, "maximum": 1})  # a seeded fraction of the pairs (Table 3)
@@ -159,6 +160,7 @@ def _within(limits: Mapping[str, Any], number: float) -> bool:
         number >= limits.get("minimum", -math.inf)
         and number > limits.get("above", -math.inf)
         and number <= limits.get("maximum", math.inf)
+        and number < limits.get("below", math.inf)
     )
 
 
@@ -201,7 +203,7 @@ def _describe(hint: Any, limits: Mapping[str, Any], noun: str, plural: bool = Fa
     words = {type(None): ("null", "nulls"), bool: ("true or false", "true or false"), str: ("a string", "strings"),
              int: ("an integer", "integers"), float: ("a number", "numbers")}
     singular, several = words[hint]
-    bounds = [f"{sign} {limits[key]}" for key, sign in (("minimum", ">="), ("above", ">"), ("maximum", "<=")) if key in limits]
+    bounds = [f"{sign} {limits[key]}" for key, sign in (("minimum", ">="), ("above", ">"), ("maximum", "<="), ("below", "<")) if key in limits]
     if hint not in (int, float) or not bounds:
         return several if plural else singular
     if bounds == [">= 0"]:
