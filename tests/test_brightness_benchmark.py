@@ -1,0 +1,50 @@
+"""benchmarks/brightness.py reports the offsets it is given."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "brightness.py"
+_spec = importlib.util.spec_from_file_location("brightness", _SCRIPT)
+brightness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(brightness)
+
+
+def _save(path: Path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 10, 3), value, dtype=np.uint8)).save(path)
+
+
+def test_report_offsets_are_per_image_means_in_levels(tmp_path, capsys):
+    data, report = tmp_path / "set", tmp_path / "report"
+    for name, clean, out in (("a", 100, 97), ("b", 50, 51)):
+        _save(data / "clean" / f"{name}.png", clean)
+        _save(report / "derained" / "m" / "set" / f"{name}.png", out)
+    assert brightness.report_offsets(report / "derained" / "m" / "set", data / "clean").tolist() == [-3.0, 1.0]
+    assert brightness.main(["--report", str(report), "--data", str(data)]) == 0
+    assert "m on set (2 images): mean offset -1.00 levels" in capsys.readouterr().out
+
+
+def test_a_report_without_the_data_set_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "report" / "derained" / "m").mkdir(parents=True)
+    assert brightness.main(["--report", str(tmp_path / "report"), "--data", str(tmp_path / "rain100l")]) == 2
+    assert "no derained images of rain100l in the report" in capsys.readouterr().err
+
+
+def test_a_network_that_adds_nothing_leaves_the_dry_gradient_as_it_is(tmp_path):
+    import torch
+
+    from sapnet.models import save_checkpoint
+
+    from .conftest import tiny_model
+
+    model = tiny_model()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()  # each stage's output is its rainy input plus nothing: the identity
+    rained, dry = brightness.gradient_offsets(str(save_checkpoint(model, tmp_path / "identity.safetensors")))
+    assert abs(dry) < 0.01 and rained > 0.5  # light rain only adds light, which the identity keeps
