@@ -195,6 +195,7 @@ BUNDLED = {
     "bundled_v4": (500, [300], 100),  # written in steps from the start
     "bundled_v5": (1800, [1200], 200),
     "bundled_v6": (1500, [1000], 500),
+    "bundled_v7": (1500, [1000], 500),
     "bundled_stage2_veil": (3200, [1800, 2600, 3000], 400),  # 16 epochs of 2400 // 12 = 200, drops 9, 13, 15; every 2
     "paper": (15000, [4500, 7500, 12000], 150),  # 100 epochs of 1,800 // 12 = 150, drops 30, 50, 80
     "table3_pcl_data40": (6000, [1800, 3000, 4800], 60),  # 100 epochs of 720 // 12 = 60
