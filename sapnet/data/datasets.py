@@ -84,9 +84,9 @@ class SyntheticRainDataset(Dataset):
     ``epoch_length`` (default: the number of photos) sets how many items an epoch has.
     ``veil`` (a :class:`VeilPrior`) draws the haze veil apart from the preset, which otherwise
     decides it. ``dry`` is the share of items left without rain (the clean crop as input and
-    target), which teaches the network to leave rain-free content as it is: bright straight lines
-    such as window mullions and posts, which near-vertical heavy rain teaches it to erase, and the
-    brightness of clear skies. ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
+    target), to teach the network to leave rain-free content as it is: bright straight lines such
+    as window mullions and posts, which near-vertical heavy rain teaches it to erase.
+    ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
 
