@@ -35,7 +35,8 @@ def test_a_report_without_the_data_set_is_a_clear_error(tmp_path, capsys):
     assert "no derained images of rain100l in the report" in capsys.readouterr().err
 
 
-def test_a_network_that_adds_nothing_leaves_the_dry_gradient_as_it_is(tmp_path):
+def _identity_weights(folder: Path) -> str:
+    """A tiny network with every weight zero: each stage's output is its rainy input plus nothing."""
     import torch
 
     from sapnet.models import save_checkpoint
@@ -45,6 +46,20 @@ def test_a_network_that_adds_nothing_leaves_the_dry_gradient_as_it_is(tmp_path):
     model = tiny_model()
     with torch.no_grad():
         for parameter in model.parameters():
-            parameter.zero_()  # each stage's output is its rainy input plus nothing: the identity
-    rained, dry = brightness.gradient_offsets(str(save_checkpoint(model, tmp_path / "identity.safetensors")))
+            parameter.zero_()
+    return str(save_checkpoint(model, folder / "identity.safetensors"))
+
+
+def test_a_network_that_adds_nothing_leaves_the_dry_gradient_as_it_is(tmp_path):
+    rained, dry = brightness.gradient_offsets(_identity_weights(tmp_path))
     assert abs(dry) < 0.01 and rained > 0.5  # light rain only adds light, which the identity keeps
+
+
+def test_dry_offsets_of_the_identity_are_zero_and_every_nth_photo_is_taken(tmp_path, capsys):
+    weights = _identity_weights(tmp_path)
+    for index, value in enumerate((20, 120, 200)):
+        _save(tmp_path / "dry" / f"{index}.png", value)
+    assert np.abs(brightness.dry_offsets(weights, tmp_path / "dry")).max() < 0.01
+    assert len(brightness.dry_offsets(weights, tmp_path / "dry", every=2)) == 2
+    assert brightness.main([weights, "--dry", str(tmp_path / "dry")]) == 0
+    assert "(3 photos): mean offset +0.00 levels" in capsys.readouterr().out
