@@ -92,7 +92,7 @@ def test_derain_runs_without_weights_flag(tmp_path):
     assert torch.is_tensor(sapnet.derain(torch.rand(3, 8, 8)))
 
 
-def test_the_default_models_config_trains_on_every_preset_and_keeps_the_benchmarks_out(tmp_path):
+def test_the_default_models_config_trains_on_the_presets_before_it_and_keeps_the_benchmarks_out(tmp_path):
     from pathlib import Path
 
     from sapnet.data.rain import PRESETS
@@ -101,7 +101,8 @@ def test_the_default_models_config_trains_on_every_preset_and_keeps_the_benchmar
 
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "bundled_v7.yaml")
     data = config["data"]
-    assert set(data["presets"]) == set(PRESETS)
+    # `shower` came after the default was trained; configs/bundled_v8.yaml tried it (docs/MODEL_CARD.md)
+    assert set(data["presets"]) == set(PRESETS) - {"shower"}
     assert {Path(folder).name for folder in data["synthetic"]} == {"clean_bsds", "clean_urban100", "clean_sunhays80"}
     assert [Path(folder).name for folder in data["val"]] == ["rain100l", "raincityscapes100", "downpour100"]
     assert config["run"]["init_from"] == "sapnet-synth-v6" and 0 < data["dry"] < 0.5

@@ -64,6 +64,23 @@ def test_presets_span_drizzle_to_downpour():
     assert strength["storm"] < strength["light"]
     assert 20 < strength["light"] < 34 and 8 < strength["heavy"] < 19  # near Rain100L (26.9 dB Y) / Rain100H (13.6)
     assert strength["downpour"] < strength["light"] and 11 < strength["downpour"] < 17
+    assert strength["downpour"] < strength["shower"] < strength["light"]
+
+
+def test_shower_is_dense_short_dashes_mostly_compressed():
+    """Real rain as web and phone photos show it: two to four sheets of short, moderately bright
+    dashes, added light over much of the picture, JPEG-compressed on most draws."""
+    clean = scene(96, 128)
+    compressed = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        params = sample_rain_params("shower", rng)
+        assert params.blend == "add" and 2 <= len(params.layers) <= 4
+        assert all(layer.length <= 20 and layer.brightness <= 0.45 for layer in params.layers)
+        rainy = synthesize_rain(clean, streaks_only(params), rng)
+        assert ((rainy - clean).max(axis=-1) > 0.05).mean() > 0.15
+        compressed += params.capture.jpeg_quality is not None
+    assert compressed >= 5
 
 
 def test_downpour_is_dense_near_vertical_light_that_clips_to_white():

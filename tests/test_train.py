@@ -253,7 +253,7 @@ def _train_cli(capsys, *argv):
         ("model.depth=3", "model.depth: unknown key (known: attention, channels, dilation, reduction, stages)"),
         ("data.crop=-4", "data.crop: must be an integer >= 1, got -4"),
         ("data.subset=1.5", "data.subset: must be a number > 0 and <= 1, got 1.5"),
-        ("data.presets=[hail]", "data.presets: unknown preset 'hail' (known: drizzle, light, heavy, storm, downpour)"),
+        ("data.presets=[hail]", "data.presets: unknown preset 'hail' (known: drizzle, light, heavy, storm, downpour, shower)"),
         ("data.presets=[]", "data.presets: must be a non-empty list of presets"),
         ("run.checkpoint_every=0", "run.checkpoint_every: must be an integer >= 1, got 0"),
         ("run.fast=maybe", "run.fast: must be true or false"),

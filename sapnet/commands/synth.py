@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=(*PRESETS, MIXED),
         default=MIXED,
         help="rain: drizzle, light (like Rain100L), heavy (wide near streaks at several depths), storm "
-        "(rain in fog, like RainCityscapes), downpour (dense white streaks, like Rain100H), or mixed: "
+        "(rain in fog, like RainCityscapes), downpour (dense white streaks, like Rain100H), shower (dense "
+        "short dashes, mostly JPEG-compressed, like real rain in web photos), or mixed: "
         "one of them picked per photo (default: %(default)s)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")

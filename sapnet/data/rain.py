@@ -29,10 +29,11 @@ What is modelled, in the order it is applied:
 Presets span drizzle to a downpour with fog: ``drizzle`` (fine, short, faint, dense),
 ``light`` (one sheet of thin streaks, like Rain100L), ``heavy`` (long near-white sheets at
 several depths, the near ones wide and defocused, screen-blended, over a thin far haze),
-``storm`` (streaks at several depths in depth-dependent fog, like RainCityscapes) and
+``storm`` (streaks at several depths in depth-dependent fog, like RainCityscapes),
 ``downpour`` (dense, thin, near-white streaks added and clipped, like Rain100H: calibrated
-against models trained on RainTrainH). ``benchmarks/rain_coverage.py`` compares their rain
-layers with Rain100L's and RainCityscapes100's.
+against models trained on RainTrainH) and ``shower`` (dense short dashes, mostly JPEG-compressed
+since, as real rain shows in web and phone photos). ``benchmarks/rain_coverage.py`` compares
+their rain layers with Rain100L's and RainCityscapes100's.
 
 Everything random comes from the ``numpy.random.Generator`` passed in, so a seed fixes the result.
 """
@@ -206,6 +207,33 @@ def _storm(rng: np.random.Generator) -> RainParams:
     return RainParams(layers=layers, fog=fog, blend="add", capture=_capture(rng))
 
 
+def _shower(rng: np.random.Generator) -> RainParams:
+    """Real rain as web and phone photos show it (``../shared/data/real_rain``, looked at): dense,
+    short, moderately bright streaks in two to four sheets, mostly baked into hard JPEG compression.
+
+    Over a street or a coat at a few hundred pixels across, a fast shutter turns the drops into
+    dashes a few to twenty pixels long, so many that they overlap, and the photo has usually been
+    compressed since (the 8×8 blocks smear the dashes); ``drizzle`` is fainter and sparser,
+    ``light`` longer and sparser, and neither is compressed as often.
+    """
+    wind = rng.uniform(-20, 20)
+    layers = tuple(
+        StreakLayer(
+            density=_log_uniform(rng, 0.003, 0.015),
+            length=_log_uniform(rng, 4, 20),
+            width=rng.uniform(1.0, 2.0),
+            angle=wind + rng.normal(0, 4),
+            brightness=rng.uniform(0.15, 0.45),
+            angle_spread=rng.uniform(0, 4),
+            blur=rng.uniform(0, 0.8),
+        )
+        for _ in range(rng.integers(2, 5))
+    )
+    noise = float(rng.uniform(0.003, 0.015)) if rng.random() < 0.3 else 0.0
+    quality = int(rng.integers(35, 86)) if rng.random() < 0.8 else None
+    return RainParams(layers=layers, blend="add", capture=Capture(noise=noise, jpeg_quality=quality))
+
+
 def _fog(rng: np.random.Generator, transmission: tuple[float, float], grey: tuple[float, float] = (0.6, 0.95)) -> Fog:
     """Fog whose far transmission lies in ``transmission``; airlight grey with a slight tint."""
     level = rng.uniform(*grey)
@@ -248,7 +276,9 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 # New presets go last: benchmarks seed each preset by its position.
-_PRESET_SAMPLERS = {"drizzle": _drizzle, "light": _light_rain, "heavy": _heavy_rain, "storm": _storm, "downpour": _downpour}
+_PRESET_SAMPLERS = {
+    "drizzle": _drizzle, "light": _light_rain, "heavy": _heavy_rain, "storm": _storm, "downpour": _downpour, "shower": _shower,
+}
 PRESETS = tuple(_PRESET_SAMPLERS)
 
 
