@@ -9,9 +9,10 @@ For each model: the mean of (output - clean) over the flat synthetic gradient of
 a model should give back unchanged). With ``--report`` (a ``sapnet evaluate`` output folder) and
 ``--data`` (a paired folder, rainy/ + clean/), also the mean offset of the cached derained images
 of every model in the report over that data set's clean images, with its 10th and 90th
-percentiles over the images. With ``--dry`` (a folder of rain-free photos), the mean offset of each
-model's output on those photos as they are, which it should give back unchanged. A network that takes clipped white streaks off learns to pull
-bright pixels down; these numbers show how far that spills onto the scene.
+percentiles over the images. With ``--dry`` (a folder of rain-free photos), the mean offset of
+each model's output on those photos as they are, which it should give back unchanged. A network
+that takes clipped white streaks off learns to pull bright pixels down; these numbers show how
+far that spills onto the scene.
 """
 
 from __future__ import annotations
