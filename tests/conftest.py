@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -19,6 +22,17 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found (set SAPNET_SHARED to the shared data folder)")
     return path
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """A script of ``benchmarks/`` (not a package) imported as a module, once; registered in
+    ``sys.modules``, where dataclasses look their module up."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def tiny_model(seed: int = 0, **options) -> SAPNet:

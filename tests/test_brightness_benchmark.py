@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "brightness.py"
-_spec = importlib.util.spec_from_file_location("brightness", _SCRIPT)
-brightness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(brightness)
+from .conftest import benchmark_script
+
+brightness = benchmark_script("brightness")
 
 
 def _save(path: Path, value: int) -> None:

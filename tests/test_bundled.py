@@ -47,15 +47,9 @@ def test_the_default_model_gives_rain_free_photos_back_at_their_brightness():
     clean photos stays within 1.5 levels of 255 (benchmarks/brightness.py --dry … --every 10:
     sapnet-synth-v7 -0.80; v6 -1.63, v5 -1.85, v4 -1.72 and v3 -1.08, so of the earlier defaults
     only v3 would pass)."""
-    from sapnet.data.files import list_images, read_rgb
+    from .conftest import benchmark_script, shared_file
 
-    from .conftest import shared_file
-
-    model = sapnet.load_model(DEFAULT_WEIGHTS)
-    offsets = []
-    for path in list_images(shared_file("data/rain100l/clean"))[::10]:
-        clean = read_rgb(path).astype(np.float32) / 255
-        offsets.append((sapnet.derain(clean, model) - clean).mean() * 255)
+    offsets = benchmark_script("brightness").dry_offsets(DEFAULT_WEIGHTS, shared_file("data/rain100l/clean"), every=10)
     assert len(offsets) == 10 and abs(np.mean(offsets)) < 1.5
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +11,9 @@ from scipy import ndimage
 
 from sapnet.data.rain import StreakLayer, render_streaks
 
-from .conftest import SHARED
+from .conftest import SHARED, benchmark_script
 
-_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rain_coverage.py"
-_spec = importlib.util.spec_from_file_location("rain_coverage", _SCRIPT)
-coverage = importlib.util.module_from_spec(_spec)
-sys.modules["rain_coverage"] = coverage  # dataclasses look their module up there
-_spec.loader.exec_module(coverage)
+coverage = benchmark_script("rain_coverage")
 
 SIZE = 64
 
