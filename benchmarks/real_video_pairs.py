@@ -18,7 +18,7 @@ reference, as no neighbour sees it.
 Written: ``OUT/<clip>/rainy/NNN.png`` (the frame, cropped) and ``OUT/<clip>/clean/NNN.png`` (its
 reference), a set ``sapnet evaluate`` scores as any paired folder. Printed per clip: frames
 written, the share of pixels where at least three neighbours' flow is trusted, and the rainy
-frames' PSNR-Y against their references. The reference is not the clean scene: it keeps what
+frames' PSNR-Y and SSIM-Y against their references. The reference is not the clean scene: it keeps what
 moves with the scene (splashes, wet shine, fog), loses what moves against it (people), and is a
 little smoother than one frame (JPEG noise and flow resampling average out). Use it to rank
 models on real rain, not as an absolute figure.
@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from sapnet.data.files import read_rgb
-from sapnet.metrics import psnr_y
+from sapnet.metrics import psnr_y, ssim_y
 from sapnet.video.files import is_frame_sequence, list_frames
 from sapnet.video.flow import FlowEstimator, consistent, warp
 
@@ -86,8 +86,8 @@ def clip_pairs(frames: list[np.ndarray], radius: int, every: int, flow: FlowEsti
         yield t, frames[t][crop], reference[crop], float((count[crop] >= MIN_TRUSTED).mean())
 
 
-def write_pairs(clip: Path, out: Path, radius: int, every: int) -> list[tuple[float, float]]:
-    """Write ``clip``'s pairs under ``out`` (rainy/, clean/); returns (trusted share, rainy PSNR-Y) per pair."""
+def write_pairs(clip: Path, out: Path, radius: int, every: int) -> list[tuple[float, float, float]]:
+    """Write ``clip``'s pairs under ``out`` (rainy/, clean/); returns (trusted share, rainy PSNR-Y, SSIM-Y) per pair."""
     frames = [read_rgb(path) for path in list_frames(clip)]
     frames = [frames[index] for index in distinct_frames(frames)]
     (out / "rainy").mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,8 @@ def write_pairs(clip: Path, out: Path, radius: int, every: int) -> list[tuple[fl
         reference8 = np.round(np.clip(reference, 0, 1) * 255).astype(np.uint8)
         Image.fromarray(rainy).save(out / "rainy" / f"{t:03d}.png")
         Image.fromarray(reference8).save(out / "clean" / f"{t:03d}.png")
-        rows.append((trusted, psnr_y(rainy.astype(np.float32) / 255, reference8.astype(np.float32) / 255)))
+        scored = rainy.astype(np.float32) / 255, reference8.astype(np.float32) / 255
+        rows.append((trusted, psnr_y(*scored), ssim_y(*scored)))
     return rows
 
 
@@ -124,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         if not rows:
             print(f"{clip.name}: too few distinct frames for --radius {args.radius}")
             continue
-        trusted, rainy = np.array(rows).T
+        trusted, rainy_psnr, rainy_ssim = np.array(rows).T
         print(
             f"{clip.name}: {len(rows)} pairs in {args.out / clip.name}, flow trusted on {trusted.mean():.1%} "
-            f"of pixels (lowest {trusted.min():.1%}), rainy frames {rainy.mean():.3f} dB PSNR-Y against their references"
+            f"of pixels (lowest {trusted.min():.1%}), rainy frames against their references "
+            f"{rainy_psnr.mean():.3f} / {rainy_ssim.mean():.4f} PSNR-Y / SSIM-Y"
         )
     return 0
 
