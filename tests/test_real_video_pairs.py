@@ -1,6 +1,9 @@
-"""benchmarks/real_video_pairs.py: references for real rainy video from the median of warped neighbours."""
+"""benchmarks/real_video_pairs.py: references for real rainy video from the median of warped neighbours,
+and how much rain a model takes off against them and how much scene it changes."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -52,6 +55,24 @@ def test_repeated_frames_are_dropped_so_a_frame_is_not_its_own_neighbour():
     assert pairs.distinct_frames(repeated) == [0, 2, 3, 6]
 
 
+def test_rain_removed_and_scene_changed_tell_a_model_that_takes_streaks_off_from_one_that_shifts_the_tone():
+    reference = np.full((32, 32, 3), 100, np.uint8)
+    frame = reference.copy()
+    frame[:, 10:12] = 160  # a streak: light added
+    trusted = np.ones((32, 32), bool)
+    assert pairs.removal_and_change(frame, reference, trusted, reference) == (1.0, 0.0)
+    assert pairs.removal_and_change(frame, reference, trusted, frame) == (0.0, 0.0)
+    half = frame.copy()
+    half[:, 10:12] = 130
+    assert pairs.removal_and_change(frame, reference, trusted, half)[0] == pytest.approx(0.5, abs=0.01)
+    brighter = frame + np.uint8(5)
+    removed, changed = pairs.removal_and_change(frame, reference, trusted, brighter)
+    assert removed == 0.0 and changed == pytest.approx(5 * 219 / 255, abs=0.01)  # MATLAB luma spans 219 levels
+    streak_untrusted = trusted.copy()
+    streak_untrusted[:, 10:12] = False
+    assert np.isnan(pairs.removal_and_change(frame, reference, streak_untrusted, reference)[0])  # no rain it can see
+
+
 def test_the_pairs_are_written_as_a_paired_folder_of_cropped_frames(tmp_path):
     _, rainy = _panning_clip(9)
     clip = tmp_path / "clip"
@@ -69,3 +90,28 @@ def test_the_pairs_are_written_as_a_paired_folder_of_cropped_frames(tmp_path):
         index = int(name[:3])
         border = (96 - frame.shape[0]) // 2
         np.testing.assert_array_equal(frame, rainy[index][border:-border, border:-border])
+        trusted = np.asarray(Image.open(tmp_path / "out" / "clip" / "trusted" / name))
+        assert trusted.shape == frame.shape[:2] and (trusted == 255).mean() > 0.8
+
+
+def test_the_report_reads_the_outputs_sapnet_evaluate_cached(tmp_path, capsys):
+    _, rainy = _panning_clip(7)
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for index, frame in enumerate(rainy):
+        Image.fromarray(frame).save(clip / f"{index + 1:03d}.png")
+    pairs.main([str(clip), "--out", str(tmp_path / "pairs")])
+    pair_set = tmp_path / "pairs" / "clip"
+    report = tmp_path / "report"
+    for model, side in (("unchanged", "rainy"), ("perfect", "clean")):
+        (report / "derained" / model / "real").mkdir(parents=True)
+        for path in (pair_set / side).iterdir():
+            Image.open(path).save(report / "derained" / model / "real" / path.name)
+    (report / "settings.json").write_text(json.dumps({"arguments": {"data": [f"real={pair_set}"]}}))
+    capsys.readouterr()
+    assert pairs.main(["--report", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "| unchanged | 0.0% / 0.00 |" in printed
+    assert "| perfect | 100.0% / " in printed
+    assert "| blur σ 0.8 px (no deraining) | " in printed
+    assert pairs.main(["--report", str(tmp_path)]) == 2
