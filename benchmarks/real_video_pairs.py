@@ -1,4 +1,4 @@
-"""Real rainy video as a measure of real rain removal: how much of the rain a model takes off, how much of the scene it changes.
+"""Real rainy video as a measure of real rain removal: how much of the rain a model takes off, and how much of the scene it changes.
 
     python benchmarks/real_video_pairs.py --out .data/real_video_pairs
     sapnet evaluate -m sapnet-synth-v7 official=../shared/weights/sapnet_official_model11.pth \\
@@ -25,7 +25,7 @@ folder: its ``settings.json`` names the data folders, its ``derained/`` cache ho
 measures two things instead, in luma (MATLAB Y, levels of 255), on trusted pixels only, per
 model and clip:
 
-- **rain removed**: where the frame is at least 12 levels brighter than its reference (streaks:
+- **rain taken off**: where the frame is at least 12 levels brighter than its reference (streaks:
   rain adds light), the share of that excess light the output takes off (each pixel's removal
   clipped to [0, its excess]): 0 % leaves the rain, 100 % takes it all off;
 - **scene changed**: where the frame agrees with its reference to 2 levels (no rain, no noise,
@@ -104,7 +104,7 @@ def clip_pairs(frames: list[np.ndarray], radius: int, every: int, flow: FlowEsti
 
 
 def write_pairs(clip: Path, out: Path, radius: int, every: int) -> list[tuple[float, float, float]]:
-    """Write ``clip``'s pairs under ``out`` (rainy/, clean/); returns (trusted share, rainy PSNR-Y, SSIM-Y) per pair."""
+    """Write ``clip``'s pairs under ``out`` (rainy/, clean/, trusted/); returns (trusted share, rainy PSNR-Y, SSIM-Y) per pair."""
     frames = [read_rgb(path) for path in list_frames(clip)]
     frames = [frames[index] for index in distinct_frames(frames)]
     for side in ("rainy", "clean", "trusted"):
@@ -145,7 +145,7 @@ def _evaluated_pair_sets(report: Path) -> dict[str, Path]:
 
 
 def report_scores(report: Path) -> dict[str, dict[str, tuple[float, float]]]:
-    """{data set: {model: (rain removed, scene changed)}}, means over each set's frames, for every
+    """{data set: {model: (rain taken off, scene changed)}}, means over each set's frames, for every
     model cached in ``report/derained`` and the blur of the rainy frames (model ``blur``)."""
     table = {}
     for name, folder in _evaluated_pair_sets(report).items():
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(".data/real_video_pairs"))
     parser.add_argument("--radius", type=int, default=3, help="distinct neighbours on each side (default 3)")
     parser.add_argument("--every", type=int, default=3, help="take every n-th distinct frame (default 3)")
-    parser.add_argument("--report", type=Path, help="a sapnet evaluate output folder of these sets: print rain removed and scene changed")
+    parser.add_argument("--report", type=Path, help="a sapnet evaluate output folder of these sets: print rain taken off and scene changed")
     args = parser.parse_args(argv)
     if args.report is not None:
         if not (args.report / "settings.json").is_file():
@@ -178,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         table = report_scores(args.report)
         if not table:
-            print(f"error: {args.report}: none of its data sets was written by this script (no trusted/ folder)", file=sys.stderr)
+            print(
+                f"error: {args.report}: none of the data folders its settings.json names (relative to where sapnet "
+                "evaluate ran) has the trusted/ folder this script writes",
+                file=sys.stderr,
+            )
             return 2
-        print("rain removed / scene changed (levels of 255)\n")
+        print("rain taken off / scene changed (levels of 255)\n")
         print("| model | " + " | ".join(table) + " |\n|---|" + "---|" * len(table))
         for model in dict.fromkeys(model for scores in table.values() for model in scores):
             label = f"blur σ {BLUR_SIGMA} px (no deraining)" if model == "blur" else model
