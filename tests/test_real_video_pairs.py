@@ -33,8 +33,11 @@ def _panning_clip(frames: int = 7) -> tuple[list[np.ndarray], list[np.ndarray]]:
     scene = _scene()
     clean = [scene[20:116, 10 + PAN * t : 138 + PAN * t] for t in range(frames)]
     rainy = [synthesize_rain(frame, "light", np.random.default_rng(t)) for t, frame in enumerate(clean)]
-    as8 = lambda image: np.round(image * 255).astype(np.uint8)  # noqa: E731
-    return [as8(frame) for frame in clean], [as8(frame) for frame in rainy]
+    return [_as_uint8(frame) for frame in clean], [_as_uint8(frame) for frame in rainy]
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(image * 255).astype(np.uint8)
 
 
 def test_the_reference_of_a_rainy_frame_is_closer_to_the_clean_scene_than_the_frame_is():
@@ -55,7 +58,7 @@ def test_repeated_frames_are_dropped_so_a_frame_is_not_its_own_neighbour():
     assert pairs.distinct_frames(repeated) == [0, 2, 3, 6]
 
 
-def test_rain_removed_and_scene_changed_tell_a_model_that_takes_streaks_off_from_one_that_shifts_the_tone():
+def test_rain_taken_off_and_scene_changed_tell_a_model_that_takes_streaks_off_from_one_that_shifts_the_tone():
     reference = np.full((32, 32, 3), 100, np.uint8)
     frame = reference.copy()
     frame[:, 10:12] = 160  # a streak: light added
