@@ -52,7 +52,7 @@ from scipy.ndimage import gaussian_filter
 from sapnet.data.files import list_images, read_rgb
 from sapnet.metrics import psnr_y, rgb_to_y, ssim_y
 from sapnet.video.files import is_frame_sequence, list_frames
-from sapnet.video.flow import FlowEstimator, consistent, warp
+from sapnet.video.flow import FlowEstimator, aligned_previous
 
 MIN_TRUSTED = 3
 RAIN_EXCESS = 12.0  # levels of 255 above the reference that make a pixel a streak's
@@ -77,11 +77,10 @@ def temporal_reference(
     the per-pixel count of neighbours whose flow is trusted; and the largest median flow length."""
     warped, trusted, reach = [], [], 0.0
     for neighbour in neighbours:
-        backward = flow(frame, neighbour)
-        forward = flow(neighbour, frame)
-        image, _ = warp(neighbour.astype(np.float32) / 255, backward)
+        # In float, so the warp's bilinear samples are not rounded to 8 bits before the median.
+        image, mask, backward = aligned_previous(neighbour.astype(np.float32) / 255, frame, flow)
         warped.append(image)
-        trusted.append(consistent(backward, forward))
+        trusted.append(mask)
         reach = max(reach, float(np.median(np.linalg.norm(backward, axis=-1))))
     stack, masks = np.stack(warped), np.stack(trusted)
     count = masks.sum(axis=0)

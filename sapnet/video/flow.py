@@ -80,10 +80,11 @@ def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     return (round_trip < tolerance) & inside
 
 
-def aligned_previous(previous: np.ndarray, current: np.ndarray, flow: FlowEstimator) -> tuple[np.ndarray, np.ndarray]:
-    """``previous`` warped onto ``current``, and the mask of pixels where that warp is trusted
-    (consistent flow, inside the frame), the flow estimated between the two frames themselves."""
+def aligned_previous(previous: np.ndarray, current: np.ndarray, flow: FlowEstimator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``previous`` (or any other frame) warped onto ``current``, the mask of pixels where that warp
+    is trusted (consistent flow, inside the frame), and the flow from ``current`` to ``previous``
+    it used, estimated between the two frames themselves."""
     backward = flow(current, previous)
     forward = flow(previous, current)
     warped, _ = warp(previous, backward)
-    return warped, consistent(backward, forward)
+    return warped, consistent(backward, forward), backward

@@ -76,7 +76,7 @@ class TemporalStabiliser:
         if previous is None or previous.shape != derained.shape:
             self.previous = derained
             return derained
-        warped, trusted = aligned_previous(previous, derained, self._flow)
+        warped, trusted, _ = aligned_previous(previous, derained, self._flow)
         difference = (warped - derained) @ _LUMA
         mismatch = np.abs(cv2.GaussianBlur(difference, (0, 0), self.smoothing))
         trust = trusted * np.clip(1.0 - mismatch / self.tolerance, 0.0, 1.0)
