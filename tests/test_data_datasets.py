@@ -196,6 +196,21 @@ def test_dry_items_are_the_clean_crop_and_leave_other_items_as_they_were(tmp_pat
         SyntheticRainDataset(folder, dry=1.0)
 
 
+def test_scene_lines_are_in_input_and_target_on_the_same_crops(tmp_path):
+    folder = make_clean_folder(tmp_path, count=4)
+    plain = SyntheticRainDataset(folder, crop=32, presets=("light",), epoch_length=40, dry=0.5)
+    lined = SyntheticRainDataset(folder, crop=32, presets=("light",), epoch_length=40, dry=0.5, scene_lines=0.5)
+    changed = [i for i in range(40) if not torch.equal(lined[i][1], plain[i][1])]
+    assert 8 <= len(changed) <= 32  # about half of 40 targets carry lines
+    dry_lined = [i for i in changed if torch.equal(*lined[i])]
+    assert dry_lined  # a dry item keeps its lines in the input too
+    for i in changed:
+        differs = (lined[i][1] - plain[i][1]).abs().amax(0) > 1e-6
+        assert differs.float().mean() < 0.5  # thin lines, not a new picture
+    with pytest.raises(ValueError, match="scene_lines must be a share"):
+        SyntheticRainDataset(folder, scene_lines=1.5)
+
+
 def test_photos_from_several_folders_and_depth_per_photo(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from sapnet.data.files import DataError, list_images, read_rgb
 from sapnet.data.pairs import find_pairs
 from sapnet.data.rain import PRESETS, VeilPrior, pseudo_depth, sample_rain_params, synthesize_rain
+from sapnet.data.scene_lines import draw_scene_lines
 
 T = TypeVar("T")
 
@@ -86,6 +87,9 @@ class SyntheticRainDataset(Dataset):
     decides it. ``dry`` is the share of items left without rain (the clean crop as input and
     target), to teach the network to leave rain-free content as it is: bright straight lines such
     as window mullions and posts, which near-vertical heavy rain teaches it to erase.
+    ``scene_lines`` is the share of items (dry or rainy) with thin opaque lines drawn into the
+    clean crop before the rain (:mod:`sapnet.data.scene_lines`), kept in the target: more of
+    that structure than photos happen to show.
     ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
@@ -100,6 +104,7 @@ class SyntheticRainDataset(Dataset):
         cache: bool = False,
         veil: VeilPrior | None = None,
         dry: float = 0.0,
+        scene_lines: float = 0.0,
     ) -> None:
         if isinstance(clean_dirs, (str, os.PathLike)):
             clean_dirs = [clean_dirs]
@@ -109,12 +114,15 @@ class SyntheticRainDataset(Dataset):
             raise ValueError(f"presets must be a non-empty choice among {', '.join(PRESETS)}, got {presets!r}")
         if not 0 <= dry < 1:
             raise ValueError(f"dry must be a share in [0, 1), got {dry}")
+        if not 0 <= scene_lines <= 1:
+            raise ValueError(f"scene_lines must be a share in [0, 1], got {scene_lines}")
         if epoch_length is not None and epoch_length < 1:
             raise ValueError(f"epoch_length must be at least 1, got {epoch_length}")
         self.crop = _checked_crop(crop)
         self.presets = tuple(presets)
         self.seed = seed
         self.dry = dry
+        self.scene_lines = scene_lines
         self.epoch_length = epoch_length or len(self.files)
         self.epoch = 0
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
@@ -138,7 +146,9 @@ class SyntheticRainDataset(Dataset):
             left = int(rng.integers(clean.shape[1] - self.crop + 1))
             clean, depth = crop_at(clean, top, left, self.crop), crop_at(depth, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
-        # Drawn only when asked for, so that runs without dry items keep their random streams.
+        # Both drawn only when asked for, so that runs without them keep their random streams.
+        if self.scene_lines and rng.random() < self.scene_lines:
+            clean = draw_scene_lines(clean, rng)
         if self.dry and rng.random() < self.dry:
             return to_tensor(clean), to_tensor(clean)
         params = sample_rain_params(self.presets[rng.integers(len(self.presets))], rng)

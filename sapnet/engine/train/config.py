@@ -84,6 +84,7 @@ class DataSettings:
     epoch_length: int | None = field(default=None, metadata={"minimum": 1})  # synthetic items per epoch (null: one per photo)
     veil: VeilPrior | None = None  # {probability, maximum}: draw the haze veil apart from the presets
     dry: float = field(default=0.0, metadata={"minimum": 0, "below": 1})  # share of synthetic items left without rain
+    scene_lines: float = field(default=0.0, metadata={"minimum": 0, "maximum": 1})  # share with thin lines drawn into the scene
     crop: int = field(default=100, metadata={"minimum": 1})
     augment: bool = True
     subset: float = field(default=1.0, metadata={"above": 0, "maximum": 1})  # a seeded fraction of the pairs (Table 3)

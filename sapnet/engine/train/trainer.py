@@ -90,7 +90,7 @@ def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
         veil = None if data["veil"] is None else VeilPrior(**data["veil"])  # checked by load_config
         dataset = SyntheticRainDataset(
             data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
-            cache=True, veil=veil, dry=data["dry"],
+            cache=True, veil=veil, dry=data["dry"], scene_lines=data["scene_lines"],
         )
     else:
         dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
