@@ -1,7 +1,7 @@
 """Real rainy video as a measure of real rain removal: how much of the rain a model takes off, and how much of the scene it changes.
 
     python benchmarks/real_video_pairs.py --out .data/real_video_pairs
-    sapnet evaluate -m sapnet-synth-v7 official=../shared/weights/sapnet_official_model11.pth \\
+    sapnet evaluate -m sapnet-synth-v11 official=../shared/weights/sapnet_official_model11.pth \\
         -d .data/real_video_pairs/j4rnet .data/real_video_pairs/nturain_ra1 .data/real_video_pairs/nturain_rb2 \\
         -o reports/real_video_pairs
     python benchmarks/real_video_pairs.py --report reports/real_video_pairs
