@@ -20,6 +20,23 @@ if TYPE_CHECKING:  # the registry itself needs no torch: `sapnet --help` lists n
 BUNDLED_DIR = Path(__file__).parent / "weights"
 
 
+# Repeated across the registry's entries; each entry's meta stays a plain dict.
+_ARCHITECTURE = "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)"
+_FINE_TUNED_LICENCE = (
+    "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
+    "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)"
+)
+_BSDS_LICENCE = "MIT; trained on BSDS500 photos (research and teaching use)"
+_RAIN100L = "Rain100L (100 images, 8-bit outputs)"
+_RAINCITYSCAPES100 = "RainCityscapes100 (100 images, 8-bit outputs)"
+_DOWNPOUR = "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs"
+
+
+def _scores(psnr_y: float, ssim_y: float, psnr_rgb: float, ssim_rgb: float) -> dict[str, float]:
+    """One data set's scores: Y channel (MATLAB convention) and RGB (scikit-image), as `sapnet evaluate` reports them."""
+    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb, "ssim_rgb": ssim_rgb}
+
+
 @dataclass(frozen=True)
 class WeightsEntry:
     """A named set of weights: where the file is, its sha256, and what is known about it."""
@@ -52,12 +69,8 @@ OFFICIAL = WeightsEntry(
     meta={
         "description": "official SAPNet checkpoint (logs/SAPNet/Model11), trained on RainTrainH",
         "metrics": {
-            "Rain100L (100 images, 8-bit outputs)": {
-                "psnr_y": 32.673, "ssim_y": 0.9529, "psnr_rgb": 31.173, "ssim_rgb": 0.9423,
-            },
-            "RainCityscapes100 (100 images, 8-bit outputs)": {
-                "psnr_y": 22.229, "ssim_y": 0.8824, "psnr_rgb": 20.963, "ssim_rgb": 0.8499,
-            },
+            _RAIN100L: _scores(32.673, 0.9529, 31.173, 0.9423),
+            _RAINCITYSCAPES100: _scores(22.229, 0.8824, 20.963, 0.8499),
         },
         "reproduce": "python benchmarks/rain100l.py official=../shared/weights/sapnet_official_model11.pth; add "
         "--data ../shared/data/raincityscapes100 --name RainCityscapes100 for the second row",
@@ -72,7 +85,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v11.safetensors",
         sha256="8359d23ff6277988c312485d984b29aaf05e5570ae92eaf755c1f4b6e76c7c6b",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-synth-v7 (the official SAPNet checkpoint fine-tuned five times, see below) fine-tuned by "
             "configs/bundled_v11.yaml: three items in ten with one to three opaque thin lines drawn into the clean "
             "crop and kept in the target (sapnet/data/scene_lines.py), two items in ten dry, Urban100 drawn twice as "
@@ -83,20 +96,13 @@ BUNDLED: dict[str, WeightsEntry] = {
             "compute": "500 steps, 16 minutes (wall, with two validations) on a 2-core Intel Xeon CPU with AMX; on "
             "top of v7's",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 34.280, "ssim_y": 0.9620, "psnr_rgb": 32.842, "ssim_rgb": 0.9537,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.353, "ssim_y": 0.8916, "psnr_rgb": 21.088, "ssim_rgb": 0.8607,
-                },
-                "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs": {
-                    "psnr_y": 29.971, "ssim_y": 0.9138, "psnr_rgb": 28.387, "ssim_rgb": 0.8936,
-                },
+                _RAIN100L: _scores(34.280, 0.9620, 32.842, 0.9537),
+                _RAINCITYSCAPES100: _scores(22.353, 0.8916, 21.088, 0.8607),
+                _DOWNPOUR: _scores(29.971, 0.9138, 28.387, 0.8936),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v11; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row; docs/MODEL_CARD.md for the third",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-synth-v7": WeightsEntry(
@@ -104,7 +110,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v7.safetensors",
         sha256="0f6262863179c22d99c03d137315398609bd371840f41f5c7fd1665e091c440e",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-synth-v6 (the official SAPNet checkpoint fine-tuned four times, see below) fine-tuned by "
             "configs/bundled_v7.yaml: two items in ten dry (clean crop as input and target), Urban100 drawn twice as "
             "often, presets light x3, downpour x2, storm x3, heavy, drizzle on BSDS500 + Urban100 + Sun-Hays80, "
@@ -115,20 +121,13 @@ BUNDLED: dict[str, WeightsEntry] = {
             "compute": "1,000 steps, 24 minutes (wall, with two validations) on a 2-core Intel Xeon CPU with AMX; on "
             "top of v6's",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.986, "ssim_y": 0.9595, "psnr_rgb": 32.559, "ssim_rgb": 0.9506,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.376, "ssim_y": 0.8847, "psnr_rgb": 21.108, "ssim_rgb": 0.8526,
-                },
-                "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs": {
-                    "psnr_y": 30.065, "ssim_y": 0.9152, "psnr_rgb": 28.502, "ssim_rgb": 0.8954,
-                },
+                _RAIN100L: _scores(33.986, 0.9595, 32.559, 0.9506),
+                _RAINCITYSCAPES100: _scores(22.376, 0.8847, 21.108, 0.8526),
+                _DOWNPOUR: _scores(30.065, 0.9152, 28.502, 0.8954),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v7; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row; docs/MODEL_CARD.md for the third",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-synth-v6": WeightsEntry(
@@ -136,7 +135,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v6.safetensors",
         sha256="68df83d171e930945b604e72de011bb2594454e1f8c0c018c08e45702fa5cdde",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-synth-v5 (the official SAPNet checkpoint fine-tuned three times, see below) fine-tuned by "
             "configs/bundled_v6.yaml to keep rain-free structure: one item in ten dry (clean crop as input and "
             "target), Urban100 drawn twice as often, presets light x3, downpour x2, storm x2, heavy, drizzle on "
@@ -147,20 +146,13 @@ BUNDLED: dict[str, WeightsEntry] = {
             "compute": "1,500 steps, 52 minutes (wall, with three validations, 9 minutes paused and evaluations beside it "
             "for part of the time) on a 2-core Intel Xeon CPU with AMX; on top of v5's",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.814, "ssim_y": 0.9581, "psnr_rgb": 32.333, "ssim_rgb": 0.9492,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.351, "ssim_y": 0.8842, "psnr_rgb": 21.090, "ssim_rgb": 0.8525,
-                },
-                "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs": {
-                    "psnr_y": 30.011, "ssim_y": 0.9150, "psnr_rgb": 28.431, "ssim_rgb": 0.8953,
-                },
+                _RAIN100L: _scores(33.814, 0.9581, 32.333, 0.9492),
+                _RAINCITYSCAPES100: _scores(22.351, 0.8842, 21.090, 0.8525),
+                _DOWNPOUR: _scores(30.011, 0.9150, 28.431, 0.8953),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v6; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row; docs/MODEL_CARD.md for the third",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-synth-v5": WeightsEntry(
@@ -168,7 +160,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v5.safetensors",
         sha256="1bb501adf9cb795b9ff6abd945a1c24ab28f4ddc33efcb94030f647f681443df",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-synth-v4 (the official SAPNet checkpoint fine-tuned twice, see below) fine-tuned by "
             "configs/bundled_v5.yaml with Rain100H-like rain: presets light x3, downpour x2, storm x2, heavy, drizzle "
             "on BSDS500 + Urban100 + Sun-Hays80, 100x100 crops, batch 6, Adam lr 5e-5 (x0.2 after step 1200), grad "
@@ -178,20 +170,13 @@ BUNDLED: dict[str, WeightsEntry] = {
             "compute": "1,400 steps, 54 minutes (wall, with validations and other jobs) on a 2-core Intel Xeon CPU "
             "with AMX; on top of v4's",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.573, "ssim_y": 0.9583, "psnr_rgb": 32.024, "ssim_rgb": 0.9494,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.430, "ssim_y": 0.8892, "psnr_rgb": 21.164, "ssim_rgb": 0.8583,
-                },
-                "Rain100L ground truths + downpour rain (sapnet synth --preset downpour --seed 0), 8-bit outputs": {
-                    "psnr_y": 29.727, "ssim_y": 0.9116, "psnr_rgb": 28.094, "ssim_rgb": 0.8908,
-                },
+                _RAIN100L: _scores(33.573, 0.9583, 32.024, 0.9494),
+                _RAINCITYSCAPES100: _scores(22.430, 0.8892, 21.164, 0.8583),
+                _DOWNPOUR: _scores(29.727, 0.9116, 28.094, 0.8908),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v5; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row; docs/MODEL_CARD.md for the third",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-synth-v4": WeightsEntry(
@@ -199,7 +184,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v4.safetensors",
         sha256="9449359c0504aee0f4d0058dc978aff0ab0ef4f8885ee8cc665ee50d6824abeb",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-synth-v3 (the official SAPNet checkpoint fine-tuned, see below) fine-tuned further by "
             "configs/bundled_v4.yaml: presets light x3, heavy x2, storm, drizzle on BSDS500 + Urban100 + Sun-Hays80, "
             "100x100 crops, batch 6, Adam lr 4e-5 (x0.2 after step 300), grad clip 1.0, float32, seed 4; same loss "
@@ -208,17 +193,12 @@ BUNDLED: dict[str, WeightsEntry] = {
             "compute": "500 steps, 151 minutes (wall, with five validations) on a 2-core AMD EPYC CPU (AVX2, no "
             "AVX-512/AMX); on top of v3's 66 minutes",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.650, "ssim_y": 0.9578, "psnr_rgb": 32.148, "ssim_rgb": 0.9485,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.410, "ssim_y": 0.8875, "psnr_rgb": 21.146, "ssim_rgb": 0.8565,
-                },
+                _RAIN100L: _scores(33.650, 0.9578, 32.148, 0.9485),
+                _RAINCITYSCAPES100: _scores(22.410, 0.8875, 21.146, 0.8565),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v4; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-synth-v3": WeightsEntry(
@@ -226,7 +206,7 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_synth_v3.safetensors",
         sha256="e95e96bf463f8c8f9ef8978797053aac3b8753e40a260d95217d7dae05c9f25b",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "the official SAPNet checkpoint (RainTrainH) fine-tuned by configs/bundled_v3.yaml on the rebuilt "
             "synthesiser's rain (presets light, light, heavy, heavy, storm, drizzle) on BSDS500 + Urban100 + Sun-Hays80, "
             "100x100 crops, batch 6, Adam lr 2e-4 (x0.2 after steps 400 and 600), grad clip 1.0, float32; loss "
@@ -234,17 +214,12 @@ BUNDLED: dict[str, WeightsEntry] = {
             "the first 10 pairs of Rain100L and RainCityscapes100 (the run was stopped at step 701)",
             "compute": "500 steps, 66 minutes on a 2-core AMD EPYC CPU (AVX-512, no AMX), with validations",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.362, "ssim_y": 0.9569, "psnr_rgb": 31.877, "ssim_rgb": 0.9473,
-                },
-                "RainCityscapes100 (100 images, 8-bit outputs)": {
-                    "psnr_y": 22.429, "ssim_y": 0.8901, "psnr_rgb": 21.149, "ssim_rgb": 0.8587,
-                },
+                _RAIN100L: _scores(33.362, 0.9569, 31.877, 0.9473),
+                _RAINCITYSCAPES100: _scores(22.429, 0.8901, 21.149, 0.8587),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-synth-v3; add --data ../shared/data/raincityscapes100 "
             "--name RainCityscapes100 for the second row",
-            "licence": "MIT (the official SAPNet weights it starts from: sapnet/weights/LICENSE-sapnet-official.txt); "
-            "fine-tuned on BSDS500, Urban100 and Sun-Hays80 photos (research use)",
+            "licence": _FINE_TUNED_LICENCE,
         },
     ),
     "sapnet-bsds-v2": WeightsEntry(
@@ -252,24 +227,22 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_bsds_v2.safetensors",
         sha256="e3351520996603e96f15d2e87f0011ff68352bbf653078682d08e77b37ff1e77",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "sapnet-bsds-v1 fine-tuned by configs/bundled_v2.yaml: synthetic light+heavy rain without the "
             "haze veil on 409 BSDS500 photos, 100x100 crops, batch 6, 600 Adam steps (lr 2e-4, x0.2 after 400/500), "
             "grad clip 1.0, float32, same loss as v1",
             "compute": "stage 1 (v1) 5.4 minutes on one NVIDIA H100; stage 2 103 minutes on a 2-core AMD EPYC CPU",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 33.556, "ssim_y": 0.9521, "psnr_rgb": 32.074, "ssim_rgb": 0.9398,
-                },
-                "Rain100L ground truths 001-030 + synthetic heavy rain (seed 1), 8-bit outputs": {
-                    "psnr_y": 21.112, "ssim_y": 0.8937, "psnr_rgb": 19.447, "ssim_rgb": 0.8385,
-                },
-                "Rain100L ground truths 001-030 + synthetic heavy rain without veil (seed 1), 8-bit outputs": {
-                    "psnr_y": 29.992, "ssim_y": 0.9308, "psnr_rgb": 28.493, "ssim_rgb": 0.9070,
-                },
+                _RAIN100L: _scores(33.556, 0.9521, 32.074, 0.9398),
+                "Rain100L ground truths 001-030 + synthetic heavy rain (seed 1), 8-bit outputs": (
+                    _scores(21.112, 0.8937, 19.447, 0.8385)
+                ),
+                "Rain100L ground truths 001-030 + synthetic heavy rain without veil (seed 1), 8-bit outputs": (
+                    _scores(29.992, 0.9308, 28.493, 0.9070)
+                ),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-bsds-v2",
-            "licence": "MIT; trained on BSDS500 photos (research and teaching use)",
+            "licence": _BSDS_LICENCE,
         },
     ),
     "sapnet-bsds-v1": WeightsEntry(
@@ -277,24 +250,22 @@ BUNDLED: dict[str, WeightsEntry] = {
         filename="sapnet_bsds_v1.safetensors",
         sha256="76d3ac7231650565d9112fd1dfbbf0a1f294cda4b941ebded5183a28ace0575d",
         meta={
-            "architecture": "SAPNet, 6 stages, 32 channels, CRA, dilations 1-16 (the paper's)",
+            "architecture": _ARCHITECTURE,
             "recipe": "configs/bundled.yaml: synthetic light+heavy rain on 409 BSDS500 photos, 100x100 crops, "
             "batch 12, 3,200 Adam steps (lr 1e-3, x0.2 after 2,000/2,400/2,800), grad clip 1.0, "
             "loss -SSIM + 0.1 PCL (VGG-16) + 0.1 LPISL (AlexNet) + 0.1 UBS (FPN on MobileNetV2)",
             "compute": "5.4 minutes on one NVIDIA H100 (float32)",
             "metrics": {
-                "Rain100L (100 images, 8-bit outputs)": {
-                    "psnr_y": 30.569, "ssim_y": 0.9414, "psnr_rgb": 29.091, "ssim_rgb": 0.9200,
-                },
-                "Rain100L ground truths 001-030 + synthetic heavy rain (seed 1), 8-bit outputs": {
-                    "psnr_y": 27.925, "ssim_y": 0.9279, "psnr_rgb": 26.424, "ssim_rgb": 0.9000,
-                },
-                "Rain100L ground truths 001-030 + synthetic heavy rain without veil (seed 1), 8-bit outputs": {
-                    "psnr_y": 20.863, "ssim_y": 0.8814, "psnr_rgb": 19.413, "ssim_rgb": 0.7881,
-                },
+                _RAIN100L: _scores(30.569, 0.9414, 29.091, 0.9200),
+                "Rain100L ground truths 001-030 + synthetic heavy rain (seed 1), 8-bit outputs": (
+                    _scores(27.925, 0.9279, 26.424, 0.9000)
+                ),
+                "Rain100L ground truths 001-030 + synthetic heavy rain without veil (seed 1), 8-bit outputs": (
+                    _scores(20.863, 0.8814, 19.413, 0.7881)
+                ),
             },
             "reproduce": "python benchmarks/rain100l.py sapnet-bsds-v1",
-            "licence": "MIT; trained on BSDS500 photos (research and teaching use)",
+            "licence": _BSDS_LICENCE,
         },
     ),
 }
