@@ -211,6 +211,27 @@ def test_scene_lines_are_in_input_and_target_on_the_same_crops(tmp_path):
         SyntheticRainDataset(folder, scene_lines=1.5)
 
 
+def test_scene_lines_only_in_the_presets_named(tmp_path):
+    folder = make_clean_folder(tmp_path, count=4)
+    common = dict(crop=32, epoch_length=12, scene_lines=1.0)
+    # Light rain only: the limit keeps every item's lines, and the random stream is the same.
+    unlimited = SyntheticRainDataset(folder, presets=("light",), **common)
+    kept = SyntheticRainDataset(folder, presets=("light",), scene_lines_presets=("light", "storm"), **common)
+    assert all(torch.equal(kept[i][k], unlimited[i][k]) for i in range(12) for k in (0, 1))
+    # Heavy rain only: no rainy item keeps its lines; the crops are those without lines at all.
+    plain = SyntheticRainDataset(folder, presets=("heavy",), crop=32, epoch_length=12)
+    dropped = SyntheticRainDataset(folder, presets=("heavy",), scene_lines_presets=("light",), **common)
+    lined = SyntheticRainDataset(folder, presets=("heavy",), **common)
+    assert all(torch.equal(dropped[i][1], plain[i][1]) for i in range(12))
+    assert not any(torch.equal(lined[i][1], plain[i][1]) for i in range(12))
+    # Dry items keep them whatever the preset.
+    dry = SyntheticRainDataset(folder, presets=("heavy",), scene_lines_presets=("light",), dry=0.99, **common)
+    dry_unlimited = SyntheticRainDataset(folder, presets=("heavy",), dry=0.99, **common)
+    assert sum(torch.equal(dry[i][1], dry_unlimited[i][1]) and not torch.equal(dry[i][1], plain[i][1]) for i in range(12)) >= 10
+    with pytest.raises(ValueError, match="scene_lines_presets must be a choice"):
+        SyntheticRainDataset(folder, scene_lines_presets=("hail",))
+
+
 def test_photos_from_several_folders_and_depth_per_photo(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()

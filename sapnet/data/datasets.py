@@ -89,7 +89,10 @@ class SyntheticRainDataset(Dataset):
     as window mullions and posts, which near-vertical heavy rain teaches it to erase.
     ``scene_lines`` is the share of items (dry or rainy) with thin opaque lines drawn into the
     clean crop before the rain (:mod:`sapnet.data.scene_lines`), kept in the target: more of
-    that structure than photos happen to show.
+    that structure than photos happen to show. ``scene_lines_presets`` (default: all) limits the
+    rainy items that keep their lines to those presets: an opaque near-white line under a sheet of
+    wide near-white ``heavy`` streaks is one more streak to the eye, and teaching the network to keep
+    it there teaches it to leave such streaks.
     ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
@@ -105,6 +108,7 @@ class SyntheticRainDataset(Dataset):
         veil: VeilPrior | None = None,
         dry: float = 0.0,
         scene_lines: float = 0.0,
+        scene_lines_presets: Sequence[str] | None = None,
     ) -> None:
         if isinstance(clean_dirs, (str, os.PathLike)):
             clean_dirs = [clean_dirs]
@@ -116,6 +120,8 @@ class SyntheticRainDataset(Dataset):
             raise ValueError(f"dry must be a share in [0, 1), got {dry}")
         if not 0 <= scene_lines <= 1:
             raise ValueError(f"scene_lines must be a share in [0, 1], got {scene_lines}")
+        if scene_lines_presets is not None and any(preset not in PRESETS for preset in scene_lines_presets):
+            raise ValueError(f"scene_lines_presets must be a choice among {', '.join(PRESETS)}, got {scene_lines_presets!r}")
         if epoch_length is not None and epoch_length < 1:
             raise ValueError(f"epoch_length must be at least 1, got {epoch_length}")
         self.crop = _checked_crop(crop)
@@ -123,6 +129,7 @@ class SyntheticRainDataset(Dataset):
         self.seed = seed
         self.dry = dry
         self.scene_lines = scene_lines
+        self.scene_lines_presets = None if scene_lines_presets is None else frozenset(scene_lines_presets)
         self.epoch_length = epoch_length or len(self.files)
         self.epoch = 0
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
@@ -147,11 +154,15 @@ class SyntheticRainDataset(Dataset):
             clean, depth = crop_at(clean, top, left, self.crop), crop_at(depth, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
         # Both drawn only when asked for, so that runs without them keep their random streams.
+        photo = clean
         if self.scene_lines and rng.random() < self.scene_lines:
             clean = draw_scene_lines(clean, rng)
         if self.dry and rng.random() < self.dry:
             return to_tensor(clean), to_tensor(clean)
-        params = sample_rain_params(self.presets[rng.integers(len(self.presets))], rng)
+        preset = self.presets[rng.integers(len(self.presets))]
+        if self.scene_lines_presets is not None and preset not in self.scene_lines_presets:
+            clean = photo  # the lines were drawn all the same, so that the random stream is as without the limit
+        params = sample_rain_params(preset, rng)
         if self.veil is not None:
             params = replace(params, veil=self.veil.sample(rng))
         rainy = synthesize_rain(clean, params, rng, depth=depth[..., 0])

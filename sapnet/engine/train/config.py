@@ -85,6 +85,8 @@ class DataSettings:
     veil: VeilPrior | None = None  # {probability, maximum}: draw the haze veil apart from the presets
     dry: float = field(default=0.0, metadata={"minimum": 0, "below": 1})  # share of synthetic items left without rain
     scene_lines: float = field(default=0.0, metadata={"minimum": 0, "maximum": 1})  # share with thin lines drawn into the scene
+    # the presets whose rainy items keep their lines (null: all); dry items always keep them
+    scene_lines_presets: list[str] | None = field(default=None, metadata={"choices": PRESETS, "noun": "preset"})
     crop: int = field(default=100, metadata={"minimum": 1})
     augment: bool = True
     subset: float = field(default=1.0, metadata={"above": 0, "maximum": 1})  # a seeded fraction of the pairs (Table 3)
@@ -196,7 +198,7 @@ def _describe(hint: Any, limits: Mapping[str, Any], noun: str, plural: bool = Fa
     if origin is list:
         article = "a list of " if limits.get("may_be_empty") else "a non-empty list of "
         return article + _describe(options[0], limits, noun, plural=True)
-    if "choices" in limits:
+    if "choices" in limits and hint is not type(None):
         choices = ", ".join(map(str, limits["choices"]))
         return f"{noun}s ({choices})" if plural else f"one of {choices}"
     if dataclasses.is_dataclass(hint):
