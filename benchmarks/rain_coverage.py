@@ -2,11 +2,16 @@
 
     python benchmarks/rain_coverage.py                          # all presets, 30 photos each; both real sets
     python benchmarks/rain_coverage.py --presets light,storm --images 10 --real-images 20
+    python benchmarks/rain_coverage.py --pairs ra1=.data/real_video_pairs/nturain_ra1 --figure reports/rain_coverage/with_video.png
 
 For every data set the rain layer is the luma difference ``Y(rainy) − Y(clean)`` (MATLAB luma,
 :func:`sapnet.metrics.images.rgb_to_y`, in [0, 1] units; Y spans 219/255 of the RGB range). The
 real sets are Rain100L (light synthetic streaks) and RainCityscapes100 (heavy rendered rain with
-fog), their first ``--real-images`` pairs in file-name order (default 100, all of them); each
+fog), their first ``--real-images`` pairs in file-name order (default 100, all of them), and
+any ``--pairs NAME=FOLDER`` (a ``rainy/`` + ``clean/`` folder), such as the real rainy video
+frames against their temporal references that ``benchmarks/real_video_pairs.py`` writes: real
+rain, measured as its excess over what the neighbouring frames saw there (where that folder has
+``trusted/`` masks, untrusted pixels count as unchanged, since a flow error is not rain); each
 preset of :mod:`sapnet.data.rain` rains on the first ``--images`` photos of ``clean_bsds``
 (default 30), seeded per preset and photo (``--seed``), so runs repeat exactly. Defaults take
 about two minutes on the 2-core CPU. Data come from ``$SAPNET_SHARED/data`` (default
@@ -193,9 +198,21 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def real_pairs(folder: Path, limit: int):
-    """The first ``limit`` (rainy, clean) pairs of a ``rainy/`` + ``clean/`` folder, by file name."""
+    """The first ``limit`` (rainy, clean) pairs of a ``rainy/`` + ``clean/`` folder, by file name;
+    where ``trusted/NAME`` is beside them, the rainy image takes the clean one's values outside it."""
     for rainy_path in sorted((folder / "rainy").glob("*.png"))[:limit]:
-        yield load_rgb(rainy_path), load_rgb(folder / "clean" / rainy_path.name)
+        rainy, clean = load_rgb(rainy_path), load_rgb(folder / "clean" / rainy_path.name)
+        trusted_path = folder / "trusted" / rainy_path.name
+        if trusted_path.is_file():
+            trusted = load_rgb(trusted_path)[..., :1] > 0.5
+            rainy = np.where(trusted, rainy, clean)
+        yield rainy, clean
+
+
+def named_folder(text: str) -> tuple[str, Path]:
+    """``NAME=FOLDER`` (or a bare folder, named after itself) for ``--pairs``."""
+    name, _, folder = text.rpartition("=")
+    return (name or Path(folder).name), Path(folder)
 
 
 def preset_pairs(preset: str, clean_paths: list[Path], seed: int):
@@ -374,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default=",".join(PRESETS), help=f"comma-separated, from {', '.join(PRESETS)}")
     parser.add_argument("--images", type=int, default=30, help="clean BSDS photos each preset rains on")
     parser.add_argument("--real-images", type=int, default=100, help="first pairs of each real set")
+    parser.add_argument("--pairs", nargs="+", type=named_folder, default=[], metavar="NAME=FOLDER",
+                        help="more paired folders (rainy/ + clean/) measured beside the two real sets")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=SHARED / "data", help="folder holding rain100l/, raincityscapes100/, clean_bsds/")
     parser.add_argument("--out", type=Path, default=Path("reports/rain_coverage"))
@@ -391,10 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             print(f"error: {folder} not found (pass --data or set SAPNET_SHARED to the shared folder)", file=sys.stderr)
             return 2
+    for _, folder in args.pairs:
+        if not (folder / "rainy").is_dir() or not (folder / "clean").is_dir():
+            print(f"error: {folder}: --pairs needs a folder with rainy/ and clean/ inside", file=sys.stderr)
+            return 2
     clean_paths = sorted((args.data / "clean_bsds").glob("*.jpg"))[: args.images]
 
     started = time.perf_counter()
-    results = [measure(name, real_pairs(args.data / folder, args.real_images)) for name, folder in REAL_SETS.items()]
+    real_sets = [(name, args.data / folder) for name, folder in REAL_SETS.items()] + args.pairs
+    results = [measure(name, real_pairs(folder, args.real_images)) for name, folder in real_sets]
     results += [measure(f"preset {preset}", preset_pairs(preset, clean_paths, args.seed)) for preset in presets]
     summaries = {result.name: summarise(result) for result in results}
     counts = {result.name: len(result.per_image) for result in results}

@@ -97,13 +97,19 @@ def test_main_writes_the_table_json_and_figure(tmp_path, capsys):
         if not (data / folder).is_dir():
             pytest.skip(f"{data / folder} not found (set SAPNET_SHARED to the shared data folder)")
     figure = tmp_path / "coverage.png"
+    toy = tmp_path / "toy"
+    for sub, image in zip(("rainy", "clean"), streaky_pair(0.0)):
+        (toy / sub).mkdir(parents=True)
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(toy / sub / "001.png")
     code = coverage.main(
-        ["--images", "2", "--real-images", "2", "--presets", "light", "--data", str(data), "--out", str(tmp_path), "--figure", str(figure)]
+        ["--images", "2", "--real-images", "2", "--presets", "light", "--data", str(data), "--pairs", f"toy={toy}",
+         "--out", str(tmp_path), "--figure", str(figure)]
     )
     assert code == 0
     table = (tmp_path / "coverage.md").read_text()
     assert table in capsys.readouterr().out
-    assert [line.split("|")[1].strip() for line in table.strip().splitlines()[2:]] == ["Rain100L", "RainCityscapes100", "preset light"]
+    rows = [line.split("|")[1].strip() for line in table.strip().splitlines()[2:]]
+    assert rows == ["Rain100L", "RainCityscapes100", "toy", "preset light"]
     report = json.loads((tmp_path / "coverage.json").read_text())
     assert len(report["per_image"]["preset light"]) == 2
     assert report["summaries"]["Rain100L"]["psnr_y"]["mean"] > report["summaries"]["RainCityscapes100"]["psnr_y"]["mean"]
@@ -114,3 +120,30 @@ def test_main_writes_the_table_json_and_figure(tmp_path, capsys):
 def test_main_refuses_an_unknown_preset(tmp_path, capsys):
     assert coverage.main(["--presets", "hail", "--out", str(tmp_path)]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_paired_folders_count_untrusted_pixels_as_unchanged(tmp_path):
+    rainy, clean = streaky_pair(0.0, density=0.01)
+    for sub, image in (("rainy", rainy), ("clean", clean)):
+        (tmp_path / sub).mkdir()
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / sub / "001.png")
+    [(whole_rainy, _)] = coverage.real_pairs(tmp_path, limit=5)
+    (tmp_path / "trusted").mkdir()
+    trusted = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    trusted[:, : SIZE // 2] = 255
+    Image.fromarray(trusted).save(tmp_path / "trusted" / "001.png")
+    [(masked_rainy, masked_clean)] = coverage.real_pairs(tmp_path, limit=5)
+    np.testing.assert_array_equal(masked_rainy[:, SIZE // 2 :], masked_clean[:, SIZE // 2 :])
+    np.testing.assert_array_equal(masked_rainy[:, : SIZE // 2], whole_rainy[:, : SIZE // 2])
+    assert not np.array_equal(whole_rainy[:, SIZE // 2 :], masked_clean[:, SIZE // 2 :])  # there was rain to hide
+    assert coverage.named_folder(f"ra1={tmp_path}") == ("ra1", tmp_path)
+    assert coverage.named_folder(str(tmp_path)) == (tmp_path.name, tmp_path)
+
+
+def test_main_refuses_pairs_without_rainy_and_clean(tmp_path, capsys):
+    data = SHARED / "data"
+    for folder in ("rain100l", "raincityscapes100", "clean_bsds"):
+        if not (data / folder).is_dir():
+            pytest.skip(f"{data / folder} not found (set SAPNET_SHARED to the shared data folder)")
+    assert coverage.main(["--data", str(data), "--pairs", f"x={tmp_path}", "--out", str(tmp_path)]) == 2
+    assert "needs a folder with rainy/ and clean/" in capsys.readouterr().err
