@@ -121,6 +121,7 @@ def test_a_file_names_itself_before_the_key(tmp_path):
         ("data.workers=-1", "data.workers: must be a non-negative integer, got -1"),
         ("data.dry=1", "data.dry: must be a number >= 0 and < 1, got 1"),
         ("data.scene_lines=1.5", "data.scene_lines: must be a number >= 0 and <= 1, got 1.5"),
+        ("data.lit_edges=2", "data.lit_edges: must be a number >= 0 and <= 1, got 2"),
         ("data.scene_lines_presets=[hail]", "data.scene_lines_presets: unknown preset 'hail' (known: drizzle, light, heavy, storm, downpour, shower)"),
         ("data.scene_lines_presets=[]", "data.scene_lines_presets: must be a non-empty list of presets (drizzle, light, heavy, storm, downpour, shower) or null, got []"),
         ("data.veil={probability: 1.5}", "data.veil: veil probability must be in [0, 1] and maximum in [0, 1), got VeilPrior(probability=1.5, maximum=0.25)"),
@@ -208,6 +209,7 @@ BUNDLED = {
     "bundled_v14": (500, [], 250),
     "bundled_v15": (500, [], 250),
     "bundled_v16": (500, [], 250),
+    "bundled_v17": (500, [], 250),
     "bundled_stage2_veil": (3200, [1800, 2600, 3000], 400),  # 16 epochs of 2400 // 12 = 200, drops 9, 13, 15; every 2
     "paper": (15000, [4500, 7500, 12000], 150),  # 100 epochs of 1,800 // 12 = 150, drops 30, 50, 80
     "table3_pcl_data40": (6000, [1800, 3000, 4800], 60),  # 100 epochs of 720 // 12 = 60

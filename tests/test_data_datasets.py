@@ -232,6 +232,21 @@ def test_scene_lines_only_in_the_presets_named(tmp_path):
         SyntheticRainDataset(folder, scene_lines_presets=("hail",))
 
 
+def test_lit_edges_are_in_input_and_target_on_the_same_crops(tmp_path):
+    folder = make_clean_folder(tmp_path, count=4)
+    common = dict(crop=32, presets=("light",), epoch_length=40, dry=0.5, scene_lines=0.3)
+    plain = SyntheticRainDataset(folder, **common)
+    edged = SyntheticRainDataset(folder, lit_edges=0.5, **common)
+    changed = [i for i in range(40) if not torch.equal(edged[i][1], plain[i][1])]
+    assert 8 <= len(changed) <= 32  # about half of 40 targets carry edges
+    assert any(torch.equal(*edged[i]) for i in changed)  # a dry item keeps its edges in the input too
+    for i in changed:  # drawn over the same crop: most of it is as it was
+        differs = (edged[i][1] - plain[i][1]).abs().amax(0) > 1e-6
+        assert differs.float().mean() < 0.8
+    with pytest.raises(ValueError, match="lit_edges must be a share"):
+        SyntheticRainDataset(folder, lit_edges=-0.1)
+
+
 def test_photos_from_several_folders_and_depth_per_photo(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()

@@ -1,9 +1,9 @@
-"""Scene lines (sapnet/data/scene_lines.py): seeded, thin, opaque, mostly near-vertical."""
+"""Scene lines and lit edges (sapnet/data/scene_lines.py): seeded, thin, opaque, mostly near-vertical."""
 
 import numpy as np
 from scipy import ndimage
 
-from sapnet.data.scene_lines import _line_coverage, draw_scene_lines
+from sapnet.data.scene_lines import _line_coverage, draw_lit_edges, draw_scene_lines
 
 
 def grey(value: float, size: int = 64) -> np.ndarray:
@@ -41,3 +41,32 @@ def test_a_line_is_at_most_four_pixels_wide_and_most_are_near_vertical():
             spread = np.cov(np.stack([rows, cols]))
             vertical += spread[0, 0] > 4 * spread[1, 1]  # long axis within ~27° of vertical
     assert 100 <= vertical <= 170  # 60 % drawn within 15° of vertical, a few others steep by chance
+
+
+def test_lit_edges_are_seeded_and_opaque():
+    image = np.random.default_rng(1).random((48, 64, 3), dtype=np.float32)
+    first = draw_lit_edges(image, np.random.default_rng(5))
+    assert np.array_equal(first, draw_lit_edges(image, np.random.default_rng(5)))
+    assert not np.array_equal(first, draw_lit_edges(image, np.random.default_rng(6)))
+    assert first.shape == image.shape and first.dtype == np.float32 and 0 <= first.min() and first.max() <= 1
+    for seed in range(20):
+        on_black = draw_lit_edges(grey(0.0), np.random.default_rng(seed))
+        on_white = draw_lit_edges(grey(1.0), np.random.default_rng(seed))
+        drawn = (on_black.max(2) > 0.02) | (on_white.min(2) < 0.98)
+        assert 0 < drawn.mean() < 0.6
+        assert np.abs(on_white - on_black).min() == 0  # fully covered pixels no longer show the background
+
+
+def test_a_lit_edge_is_a_thin_bright_rim_beside_a_darker_body():
+    beside = 0
+    for seed in range(40):
+        drawn = draw_lit_edges(grey(0.45), np.random.default_rng(seed)).mean(2)
+        rim = drawn > 0.7  # the rim is near-white, the body at most 0.65 of it
+        body = (drawn < 0.7) & (np.abs(drawn - 0.45) > 0.01)
+        assert rim.any()
+        # A rim is at most 3 px wide: anti-aliased, no 5 x 5 block fits inside it.
+        assert not ndimage.binary_erosion(rim, np.ones((5, 5), bool)).any()
+        # and it runs along the body (unless the body fell outside the frame): most rim pixels touch it.
+        touching = rim & ndimage.binary_dilation(body, np.ones((3, 3), bool), iterations=2)
+        beside += touching.sum() > 0.5 * rim.sum()
+    assert beside >= 36

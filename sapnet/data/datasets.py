@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from sapnet.data.files import DataError, list_images, read_rgb
 from sapnet.data.pairs import find_pairs
 from sapnet.data.rain import PRESETS, VeilPrior, pseudo_depth, sample_rain_params, synthesize_rain
-from sapnet.data.scene_lines import draw_scene_lines
+from sapnet.data.scene_lines import draw_lit_edges, draw_scene_lines
 
 T = TypeVar("T")
 
@@ -89,8 +89,9 @@ class SyntheticRainDataset(Dataset):
     as window mullions and posts, which near-vertical heavy rain teaches it to erase.
     ``scene_lines`` is the share of items (dry or rainy) with thin opaque lines drawn into the
     clean crop before the rain (:mod:`sapnet.data.scene_lines`), kept in the target: more of
-    that structure than photos happen to show. ``scene_lines_presets`` (default: all) limits the
-    rainy items that keep their lines to those presets: an opaque near-white line under a sheet of
+    that structure than photos happen to show; ``lit_edges`` likewise, for bright rims along darker
+    bodies. ``scene_lines_presets`` (default: all) limits the rainy items that keep their lines
+    and edges to those presets: an opaque near-white line under a sheet of
     wide near-white ``heavy`` streaks is one more streak to the eye, and teaching the network to keep
     it there teaches it to leave such streaks.
     ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
@@ -109,6 +110,7 @@ class SyntheticRainDataset(Dataset):
         dry: float = 0.0,
         scene_lines: float = 0.0,
         scene_lines_presets: Sequence[str] | None = None,
+        lit_edges: float = 0.0,
     ) -> None:
         if isinstance(clean_dirs, (str, os.PathLike)):
             clean_dirs = [clean_dirs]
@@ -120,6 +122,8 @@ class SyntheticRainDataset(Dataset):
             raise ValueError(f"dry must be a share in [0, 1), got {dry}")
         if not 0 <= scene_lines <= 1:
             raise ValueError(f"scene_lines must be a share in [0, 1], got {scene_lines}")
+        if not 0 <= lit_edges <= 1:
+            raise ValueError(f"lit_edges must be a share in [0, 1], got {lit_edges}")
         if scene_lines_presets is not None and any(preset not in PRESETS for preset in scene_lines_presets):
             raise ValueError(f"scene_lines_presets must be a choice among {', '.join(PRESETS)}, got {scene_lines_presets!r}")
         if epoch_length is not None and epoch_length < 1:
@@ -129,6 +133,7 @@ class SyntheticRainDataset(Dataset):
         self.seed = seed
         self.dry = dry
         self.scene_lines = scene_lines
+        self.lit_edges = lit_edges
         self.scene_lines_presets = None if scene_lines_presets is None else frozenset(scene_lines_presets)
         self.epoch_length = epoch_length or len(self.files)
         self.epoch = 0
@@ -153,15 +158,17 @@ class SyntheticRainDataset(Dataset):
             left = int(rng.integers(clean.shape[1] - self.crop + 1))
             clean, depth = crop_at(clean, top, left, self.crop), crop_at(depth, top, left, self.crop)
         clean = clean.astype(np.float32) / 255.0
-        # Both drawn only when asked for, so that runs without them keep their random streams.
+        # Each drawn only when asked for, so that runs without them keep their random streams.
         photo = clean
         if self.scene_lines and rng.random() < self.scene_lines:
             clean = draw_scene_lines(clean, rng)
+        if self.lit_edges and rng.random() < self.lit_edges:
+            clean = draw_lit_edges(clean, rng)
         if self.dry and rng.random() < self.dry:
             return to_tensor(clean), to_tensor(clean)
         preset = self.presets[rng.integers(len(self.presets))]
         if self.scene_lines_presets is not None and preset not in self.scene_lines_presets:
-            clean = photo  # the lines were drawn all the same, so that the random stream is as without the limit
+            clean = photo  # lines and edges were drawn all the same, so that the random stream is as without the limit
         params = sample_rain_params(preset, rng)
         if self.veil is not None:
             params = replace(params, veil=self.veil.sample(rng))

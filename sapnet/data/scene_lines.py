@@ -9,8 +9,12 @@ photographs: a scene line is opaque (it replaces the background instead of addin
 sharp, dark as often as bright, may sag like a wire, and stands alone instead of in a sheet of
 parallel streaks. Near-vertical bright lines, the kind taken for rain, are drawn most.
 
+:func:`draw_lit_edges` draws the other kind: Rain100L 090's tins lose their thin sunlit edges,
+a bright rim along a darker body rather than a line on its own.
+
 Lines are drawn with PIL on a canvas four times finer and box-filtered down, which anti-aliases
-them. Everything random comes from the ``numpy.random.Generator`` passed in.
+them; edges are sampled on such a grid. Everything random comes from the
+``numpy.random.Generator`` passed in.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ _NEAR_VERTICAL_SPREAD = 15.0  # degrees either side of vertical
 _BRIGHT_SHARE = 0.6
 _WIDTH_RANGE = (1.0, 4.0)  # pixels
 _MAX_SAG = 0.08  # of the line's length, for wires and ropes
+_RIM_WIDTH_RANGE = (1.0, 3.0)  # pixels
+_BODY_WIDTH_RANGE = (4.0, 25.0)  # pixels
 
 
 def draw_scene_lines(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -42,13 +48,42 @@ def draw_scene_lines(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def draw_lit_edges(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with one or two opaque lit edges drawn in: a near-white rim 1–3 px wide along the
+    side of a darker body 4–25 px wide (a tin, pole or frame with the sun on one edge)."""
+    height, width = image.shape[:2]
+    out = image.astype(np.float32, copy=True)
+    for _ in range(int(rng.integers(1, 3))):
+        along, across = _edge_frame((height, width), rng)
+        length = rng.uniform(0.3, 1.5) * max(height, width)
+        rim_width, body_width = rng.uniform(*_RIM_WIDTH_RANGE), rng.uniform(*_BODY_WIDTH_RANGE)
+        inside = np.abs(along) < length / 2
+        rim = (inside & (across >= 0) & (across < rim_width)).reshape(height, _SUPERSAMPLE, width, _SUPERSAMPLE).mean((1, 3))
+        body = (inside & (across < 0) & (across >= -body_width)).reshape(height, _SUPERSAMPLE, width, _SUPERSAMPLE).mean((1, 3))
+        rim_colour = rng.uniform(0.8, 1.0) * (1.0 - rng.uniform(0.0, 0.1, 3))
+        body_colour = rim_colour * rng.uniform(0.2, 0.65) * (1.0 - rng.uniform(0.0, 0.2, 3))
+        for coverage, colour in ((body, body_colour), (rim, rim_colour)):
+            alpha = coverage[..., None].astype(np.float32)
+            out = out * (1.0 - alpha) + colour.astype(np.float32) * alpha
+    return out
+
+
+def _edge_frame(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates along and across a straight edge through a point of the frame, on a grid four
+    times finer than the pixels (H·4 × W·4, in pixels); the angle as for lines."""
+    height, width = shape
+    angle = _angle(rng)
+    centre_x, centre_y = rng.uniform(0, width), rng.uniform(0, height)
+    y, x = np.mgrid[0 : height * _SUPERSAMPLE, 0 : width * _SUPERSAMPLE]
+    x = (x + 0.5) / _SUPERSAMPLE - centre_x
+    y = (y + 0.5) / _SUPERSAMPLE - centre_y
+    return x * np.cos(angle) + y * np.sin(angle), -x * np.sin(angle) + y * np.cos(angle)
+
+
 def _line_coverage(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """How much of each pixel (H×W in [0, 1]) one straight or sagging line covers."""
     height, width = shape
-    if rng.random() < _NEAR_VERTICAL_SHARE:
-        angle = np.deg2rad(90.0 + rng.uniform(-_NEAR_VERTICAL_SPREAD, _NEAR_VERTICAL_SPREAD))
-    else:
-        angle = rng.uniform(0.0, np.pi)
+    angle = _angle(rng)
     # Through a point inside the frame, from a third of the frame to well beyond it.
     centre = np.array([rng.uniform(0, width), rng.uniform(0, height)])
     length = rng.uniform(0.3, 1.5) * max(height, width)
@@ -61,3 +96,10 @@ def _line_coverage(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarr
     line_width = max(1, round(rng.uniform(*_WIDTH_RANGE) * _SUPERSAMPLE))
     ImageDraw.Draw(canvas).line([tuple(p) for p in (points + 0.5) * _SUPERSAMPLE], fill=255, width=line_width, joint="curve")
     return np.asarray(canvas.resize((width, height), Image.Resampling.BOX), dtype=np.float32) / 255.0
+
+
+def _angle(rng: np.random.Generator) -> float:
+    """A line's angle in radians from the x axis: most within 15° of vertical, the rest any."""
+    if rng.random() < _NEAR_VERTICAL_SHARE:
+        return float(np.deg2rad(90.0 + rng.uniform(-_NEAR_VERTICAL_SPREAD, _NEAR_VERTICAL_SPREAD)))
+    return float(rng.uniform(0.0, np.pi))

@@ -85,7 +85,8 @@ class DataSettings:
     veil: VeilPrior | None = None  # {probability, maximum}: draw the haze veil apart from the presets
     dry: float = field(default=0.0, metadata={"minimum": 0, "below": 1})  # share of synthetic items left without rain
     scene_lines: float = field(default=0.0, metadata={"minimum": 0, "maximum": 1})  # share with thin lines drawn into the scene
-    # the presets whose rainy items keep their lines (null: all); dry items always keep them
+    lit_edges: float = field(default=0.0, metadata={"minimum": 0, "maximum": 1})  # share with lit edges drawn into the scene
+    # the presets whose rainy items keep their lines and edges (null: all); dry items always keep them
     scene_lines_presets: list[str] | None = field(default=None, metadata={"choices": PRESETS, "noun": "preset"})
     crop: int = field(default=100, metadata={"minimum": 1})
     augment: bool = True

@@ -91,7 +91,7 @@ def build_dataset(data: dict[str, Any], seed: int) -> Dataset:
         dataset = SyntheticRainDataset(
             data["synthetic"], crop=data["crop"], presets=data["presets"], seed=seed, epoch_length=data["epoch_length"],
             cache=True, veil=veil, dry=data["dry"], scene_lines=data["scene_lines"],
-            scene_lines_presets=data["scene_lines_presets"],
+            scene_lines_presets=data["scene_lines_presets"], lit_edges=data["lit_edges"],
         )
     else:
         dataset = PairedDataset(data["train"], crop=data["crop"], augment=data["augment"], subset=data["subset"], seed=seed)
