@@ -91,9 +91,8 @@ class SyntheticRainDataset(Dataset):
     clean crop before the rain (:mod:`sapnet.data.scene_lines`), kept in the target: more of
     that structure than photos happen to show; ``lit_edges`` likewise, for bright rims along darker
     bodies. ``scene_lines_presets`` (default: all) limits the rainy items that keep their lines
-    and edges to those presets: an opaque near-white line under a sheet of
-    wide near-white ``heavy`` streaks is one more streak to the eye, and teaching the network to keep
-    it there teaches it to leave such streaks.
+    and edges to those presets (configs/bundled_v14.yaml kept them out of ``heavy`` and
+    ``downpour`` rain, where an opaque near-white line looks like one more streak).
     ``cache=True`` keeps decoded photos in memory (8-bit, ~0.5 MB for a 481×321 photo; each
     DataLoader worker fills its own copy).
     """
