@@ -1,6 +1,7 @@
 """Scene lines and lit edges (sapnet/data/scene_lines.py): seeded, thin, opaque, mostly near-vertical."""
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from sapnet.data.scene_lines import _line_coverage, draw_lit_edges, draw_scene_lines
@@ -10,11 +11,12 @@ def grey(value: float, size: int = 64) -> np.ndarray:
     return np.full((size, size, 3), value, np.float32)
 
 
-def test_same_seed_same_lines_other_seed_other_lines():
+@pytest.mark.parametrize("draw", [draw_scene_lines, draw_lit_edges])
+def test_same_seed_same_drawing_other_seed_other_drawing(draw):
     image = np.random.default_rng(0).random((48, 64, 3), dtype=np.float32)
-    first = draw_scene_lines(image, np.random.default_rng(3))
-    assert np.array_equal(first, draw_scene_lines(image, np.random.default_rng(3)))
-    assert not np.array_equal(first, draw_scene_lines(image, np.random.default_rng(4)))
+    first = draw(image, np.random.default_rng(3))
+    assert np.array_equal(first, draw(image, np.random.default_rng(3)))
+    assert not np.array_equal(first, draw(image, np.random.default_rng(4)))
     assert first.shape == image.shape and first.dtype == np.float32 and 0 <= first.min() and first.max() <= 1
 
 
@@ -43,12 +45,7 @@ def test_a_line_is_at_most_four_pixels_wide_and_most_are_near_vertical():
     assert 100 <= vertical <= 170  # 60 % drawn within 15° of vertical, a few others steep by chance
 
 
-def test_lit_edges_are_seeded_and_opaque():
-    image = np.random.default_rng(1).random((48, 64, 3), dtype=np.float32)
-    first = draw_lit_edges(image, np.random.default_rng(5))
-    assert np.array_equal(first, draw_lit_edges(image, np.random.default_rng(5)))
-    assert not np.array_equal(first, draw_lit_edges(image, np.random.default_rng(6)))
-    assert first.shape == image.shape and first.dtype == np.float32 and 0 <= first.min() and first.max() <= 1
+def test_lit_edges_are_opaque():
     for seed in range(20):
         on_black = draw_lit_edges(grey(0.0), np.random.default_rng(seed))
         on_white = draw_lit_edges(grey(1.0), np.random.default_rng(seed))
