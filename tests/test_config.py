@@ -64,7 +64,7 @@ def test_the_default_schedule_is_the_papers_recipe_in_steps():
     per_epoch = 1800 // optim["batch_size"]  # RainTrainH's pairs at the paper's batch of 12
     assert per_epoch == 150
     assert optim == {"lr": 1e-3, "batch_size": 12, "steps": 100 * per_epoch, "milestones": [30 * per_epoch, 50 * per_epoch, 80 * per_epoch],
-                     "gamma": 0.2, "grad_clip": None}
+                     "gamma": 0.2, "grad_clip": None, "ema": None}
     assert load()["run"]["val_every"] == per_epoch
 
 
@@ -79,7 +79,7 @@ def test_milestones_are_the_steps_after_which_the_lr_drops():
     "override, message",
     [
         ("run2.seed=1", "run2: unknown section (known: data, loss, model, optim, run)"),
-        ("optim.lr_max=1", "optim.lr_max: unknown key (known: batch_size, gamma, grad_clip, lr, milestones, steps)"),
+        ("optim.lr_max=1", "optim.lr_max: unknown key (known: batch_size, ema, gamma, grad_clip, lr, milestones, steps)"),
         ("model.depth=3", "model.depth: unknown key (known: attention, channels, dilation, reduction, stages)"),
         ("data.veil.prob=0.5", "data.veil.prob: unknown key (known: maximum, probability)"),
         ("run.seeds=1", "run.seeds: unknown key (known: amp, amp_cpu, checkpoint_every, device, fast, init_from, "
@@ -113,6 +113,7 @@ def test_a_file_names_itself_before_the_key(tmp_path):
         ("optim.lr=.inf", "optim.lr: must be a number > 0, got inf"),
         ("optim.gamma=0", "optim.gamma: must be a number > 0, got 0"),
         ("optim.grad_clip=-1", "optim.grad_clip: must be a number > 0 or null, got -1"),
+        ("optim.ema=1", "optim.ema: must be a number > 0 and < 1 or null, got 1"),
         ("optim.milestones=[0, 5]", "optim.milestones: must be a list of integers >= 1, got [0, 5]"),
         ("optim.milestones=[5, 5]", "optim.milestones: must increase, got [5, 5]"),
         ("model.dilation=1", "model.dilation: must be true or false, got 1"),
@@ -212,6 +213,7 @@ BUNDLED = {
     "bundled_v17": (500, [], 250),
     "bundled_v18": (500, [], 250),
     "bundled_v19": (500, [], 250),
+    "bundled_v20": (500, [], 250),
     "bundled_stage2_veil": (3200, [1800, 2600, 3000], 400),  # 16 epochs of 2400 // 12 = 200, drops 9, 13, 15; every 2
     "paper": (15000, [4500, 7500, 12000], 150),  # 100 epochs of 1,800 // 12 = 150, drops 30, 50, 80
     "table3_pcl_data40": (6000, [1800, 3000, 4800], 60),  # 100 epochs of 720 // 12 = 60

@@ -90,6 +90,30 @@ def test_resumed_run_gives_the_same_weights(pairs, tmp_path):
     assert resumed.optimizer.param_groups[0]["lr"] == whole.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4)
 
 
+def test_ema_keeps_the_moving_average_of_the_weights_and_resumes_exactly(pairs, tmp_path):
+    decay = 0.6
+    weights = []
+    for steps in (1, 2, 3):  # one step a run, resumed each time, to see the trained weights of every step
+        trainer = Trainer(tiny_config(pairs, tmp_path / "parts", f"optim.ema={decay}", f"optim.steps={steps}"), resume=steps > 1)
+        trainer.train()
+        weights.append({key: value.clone() for key, value in trainer.model.state_dict().items()})
+    expected = weights[0]
+    for trained in weights[1:]:
+        expected = {key: decay * expected[key] + (1 - decay) * trained[key] for key in trained}
+    whole = Trainer(tiny_config(pairs, tmp_path / "whole", f"optim.ema={decay}", "optim.steps=3", "run.snapshot_every=3"))
+    whole.train()
+    kept = load_checkpoint(tmp_path / "parts" / "model.safetensors").state_dict()
+    kept_whole = load_checkpoint(tmp_path / "whole" / "model.safetensors").state_dict()
+    snapshot = load_checkpoint(tmp_path / "whole" / "snapshots" / "step_3.safetensors").state_dict()
+    for key, value in expected.items():
+        assert torch.allclose(kept[key], value, atol=1e-6), key
+        assert torch.equal(kept[key], kept_whole[key]) and torch.equal(snapshot[key], kept_whole[key]), key
+    assert not torch.allclose(kept["decoder.weight"], weights[-1]["decoder.weight"])  # the average, not the last step's
+    with pytest.raises(TrainingError, match="optim.ema=null"):  # a run without the average cannot grow one midway
+        Trainer(tiny_config(pairs, tmp_path / "plain", "optim.steps=1")).train()
+        Trainer(tiny_config(pairs, tmp_path / "plain", "optim.ema=0.9"), resume=True)
+
+
 def test_the_lr_drops_after_each_milestone_step_and_resume_keeps_it(pairs, tmp_path):
     schedule = ("optim.milestones=[3, 5]", "optim.gamma=0.5")
     Trainer(tiny_config(pairs, tmp_path / "run", *schedule, "optim.steps=4")).train()  # stops after the first drop
@@ -268,7 +292,7 @@ def _train_cli(capsys, *argv):
         ("loss.ssim.weight=heavy", "loss.ssim.weight: must be a non-negative number, got 'heavy'"),
         ("loss.ssim=[1]", "loss.ssim: must be a number (its weight) or a mapping of settings, got [1]"),
         ("loss.contrastive.kind=triplet", "loss.contrastive.kind: unknown contrastive kind 'triplet' (known: pcl, l1, none)"),
-        ("optim.learning_rate=1", "optim.learning_rate: unknown key (known: batch_size, gamma, grad_clip, lr, milestones, steps)"),
+        ("optim.learning_rate=1", "optim.learning_rate: unknown key (known: batch_size, ema, gamma, grad_clip, lr, milestones, steps)"),
         ("nosuch.key=1", "nosuch: unknown section (known: data, loss, model, optim, run)"),
     ],
 )

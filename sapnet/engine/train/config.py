@@ -113,6 +113,9 @@ class OptimSettings:
     )
     gamma: float = field(default=0.2, metadata={"above": 0})
     grad_clip: float | None = field(default=None, metadata={"above": 0})  # clip the gradient norm to this (the paper does not clip)
+    # decay of an exponential moving average of the weights (BasicSR's ema_decay; the paper keeps none):
+    # with it, validation, snapshots and model.safetensors hold the average, updated after every step
+    ema: float | None = field(default=None, metadata={"above": 0, "below": 1})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ Design points:
 - Checkpoints (model, optimiser, position, RNG states, config) are written atomically every
   ``run.checkpoint_every`` steps and at the end; a killed run loses at most that many steps.
 - Non-finite losses are skipped and counted; ``run.max_nonfinite`` in a row stop the run.
+- ``optim.ema``: an exponential moving average of the weights (torch's ``AveragedModel``) is
+  updated after every step and is what validation, snapshots and ``model.safetensors`` hold;
+  the training checkpoint keeps both, so resume stays exact.
 - An unreadable image stops the run with a checkpoint at the last completed step and one line
   naming the file; once it is replaced or removed, ``--resume`` goes on from there.
 - On resume, log rows written after the checkpoint (by a run killed with ``kill -9``) are
@@ -31,6 +34,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -196,6 +200,8 @@ class Trainer:
         except (TypeError, ValueError) as error:  # an option of the right name but a wrong value
             raise TrainingError(f"loss: {error}") from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim["lr"])
+        # its first update copies the weights, so it starts from init_from's too
+        self.ema = None if optim["ema"] is None else AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(optim["ema"]), use_buffers=True)
         self.dataset = build_dataset(config["data"], run["seed"])
         if not epoch_batches(len(self.dataset), optim["batch_size"], 0, 0):
             raise TrainingError(f"{len(self.dataset)} training items are fewer than one batch of {optim['batch_size']}")
@@ -213,6 +219,12 @@ class Trainer:
             amp = "bf16" if cpu_has_amx() else "off"
         self.amp = amp
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
+
+    @property
+    def kept_model(self) -> SAPNet:
+        """The network that validation, snapshots and ``model.safetensors`` hold: the moving
+        average of the weights with ``optim.ema``, the trained weights themselves without."""
+        return self.model if self.ema is None else self.ema.module
 
     def _wrap(self, model: SAPNet) -> torch.nn.Module:
         if self.config["run"]["fast"]:
@@ -250,12 +262,16 @@ class Trainer:
             raise TrainingError(f"{path}: not a loadable checkpoint ({what}, not a training checkpoint of sapnet train)")
         if state["model_config"] != self.model.config.to_dict():
             raise TrainingError(f"{path}: its model {state['model_config']} differs from the config's {self.model.config.to_dict()}")
+        if self.ema is not None and "ema" not in state:
+            raise TrainingError(f"{path}: holds no moving average of the weights (written with optim.ema off); set optim.ema=null to resume it")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             _restore_rng(state["rng"])
             self.step, self.epoch, self.batch_in_epoch = (int(state[key]) for key in ("step", "epoch", "batch_in_epoch"))
             self.nonfinite = int(state["nonfinite"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             problem = " ".join(line.strip() for line in str(error).splitlines() if line.strip())[:300] or type(error).__name__
             raise TrainingError(f"{path}: not a loadable checkpoint (its contents do not fit: {problem})") from None
@@ -277,9 +293,11 @@ class Trainer:
             "rng": _rng_states(),
             "config": self.config,
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         with atomic_write(self.out_dir / CHECKPOINT) as tmp:
             torch.save(state, tmp)
-        save_checkpoint(self.model, self.out_dir / "model.safetensors", metadata={"step": str(self.step), "epoch": str(self.epoch)})
+        save_checkpoint(self.kept_model, self.out_dir / "model.safetensors", metadata={"step": str(self.step), "epoch": str(self.epoch)})
 
     # -- logging -------------------------------------------------------------------------------
     def _log(self, name: str, row: dict[str, Any]) -> None:
@@ -316,7 +334,8 @@ class Trainer:
         if data["val"] is None or not self.main:
             return None
         folders = [data["val"]] if isinstance(data["val"], (str, os.PathLike)) else data["val"]
-        self.model.eval()
+        model = self.kept_model
+        model.eval()
         results = {}
         for folder in folders:
             dataset = PairedDataset(folder, crop=None, augment=False)
@@ -324,7 +343,7 @@ class Trainer:
             scores = []
             for index in range(limit):
                 rainy, clean = dataset[index]
-                output = derain_tensor(self.model, rainy[None])[0]
+                output = derain_tensor(model, rainy[None])[0]
                 scores.append(score_pair(output, clean))
             mean = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
             name = Path(folder).name
@@ -382,6 +401,8 @@ class Trainer:
                         if optim["grad_clip"] is not None:
                             terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), optim["grad_clip"]))
                         self.optimizer.step()
+                        if self.ema is not None:
+                            self.ema.update_parameters(self.model)
                         consecutive = 0
                     else:
                         self.nonfinite += 1
@@ -405,7 +426,7 @@ class Trainer:
                     if self.step % run["checkpoint_every"] == 0:
                         self.save()
                     if self.main and run["snapshot_every"] and self.step % run["snapshot_every"] == 0:
-                        save_checkpoint(self.model, self.out_dir / "snapshots" / f"step_{self.step}.safetensors", metadata={"step": str(self.step)})
+                        save_checkpoint(self.kept_model, self.out_dir / "snapshots" / f"step_{self.step}.safetensors", metadata={"step": str(self.step)})
                     if self.step >= total:
                         break
                 if self.batch_in_epoch >= len(batches):
