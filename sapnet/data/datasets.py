@@ -119,10 +119,9 @@ class SyntheticRainDataset(Dataset):
             raise ValueError(f"presets must be a non-empty choice among {', '.join(PRESETS)}, got {presets!r}")
         if not 0 <= dry < 1:
             raise ValueError(f"dry must be a share in [0, 1), got {dry}")
-        if not 0 <= scene_lines <= 1:
-            raise ValueError(f"scene_lines must be a share in [0, 1], got {scene_lines}")
-        if not 0 <= lit_edges <= 1:
-            raise ValueError(f"lit_edges must be a share in [0, 1], got {lit_edges}")
+        for name, share in (("scene_lines", scene_lines), ("lit_edges", lit_edges)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} must be a share in [0, 1], got {share}")
         if scene_lines_presets is not None and any(preset not in PRESETS for preset in scene_lines_presets):
             raise ValueError(f"scene_lines_presets must be a choice among {', '.join(PRESETS)}, got {scene_lines_presets!r}")
         if epoch_length is not None and epoch_length < 1:

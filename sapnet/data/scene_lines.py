@@ -58,8 +58,8 @@ def draw_lit_edges(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         length = rng.uniform(0.3, 1.5) * max(height, width)
         rim_width, body_width = rng.uniform(*_RIM_WIDTH_RANGE), rng.uniform(*_BODY_WIDTH_RANGE)
         inside = np.abs(along) < length / 2
-        rim = (inside & (across >= 0) & (across < rim_width)).reshape(height, _SUPERSAMPLE, width, _SUPERSAMPLE).mean((1, 3))
-        body = (inside & (across < 0) & (across >= -body_width)).reshape(height, _SUPERSAMPLE, width, _SUPERSAMPLE).mean((1, 3))
+        rim = _pixel_coverage(inside & (across >= 0) & (across < rim_width))
+        body = _pixel_coverage(inside & (across < 0) & (across >= -body_width))
         rim_colour = rng.uniform(0.8, 1.0) * (1.0 - rng.uniform(0.0, 0.1, 3))
         body_colour = rim_colour * rng.uniform(0.2, 0.65) * (1.0 - rng.uniform(0.0, 0.2, 3))
         for coverage, colour in ((body, body_colour), (rim, rim_colour)):
@@ -78,6 +78,12 @@ def _edge_frame(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.nd
     x = (x + 0.5) / _SUPERSAMPLE - centre_x
     y = (y + 0.5) / _SUPERSAMPLE - centre_y
     return x * np.cos(angle) + y * np.sin(angle), -x * np.sin(angle) + y * np.cos(angle)
+
+
+def _pixel_coverage(fine: np.ndarray) -> np.ndarray:
+    """The share of each pixel that a mask on the four-times-finer grid covers (H×W in [0, 1])."""
+    height, width = fine.shape[0] // _SUPERSAMPLE, fine.shape[1] // _SUPERSAMPLE
+    return fine.reshape(height, _SUPERSAMPLE, width, _SUPERSAMPLE).mean((1, 3))
 
 
 def _line_coverage(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

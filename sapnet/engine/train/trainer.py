@@ -200,7 +200,8 @@ class Trainer:
         except (TypeError, ValueError) as error:  # an option of the right name but a wrong value
             raise TrainingError(f"loss: {error}") from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim["lr"])
-        # built before init_from or resume loads weights: a new run's first update copies the trained weights, a resumed run loads its average
+        # built before init_from or resume loads weights: a new run's first update copies the
+        # trained weights, a resumed run loads its average
         self.ema = None if optim["ema"] is None else AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(optim["ema"]), use_buffers=True)
         self.dataset = build_dataset(config["data"], run["seed"])
         if not epoch_batches(len(self.dataset), optim["batch_size"], 0, 0):
