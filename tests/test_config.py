@@ -48,7 +48,7 @@ def test_every_default_and_key_comes_from_the_one_description():
     for cls, term, option in [(SSIMLoss, "ssim", "window_size"), (LPIPSLoss, "lpips", "size"), (SegmentationLoss, "segmentation", "encoder")]:
         assert DEFAULTS["loss"][term][option] == inspect.signature(cls).parameters[option].default
     assert {name: entry["weight"] for name, entry in DEFAULTS["loss"].items()} == {
-        "ssim": 1.0, "contrastive": 0.1, "lpips": 0.1, "segmentation": 0.1, "l1": 0.0,
+        "ssim": 1.0, "contrastive": 0.1, "lpips": 0.1, "segmentation": 0.1, "l1": 0.0, "brightness": 0.0,
     }
 
 
@@ -84,7 +84,7 @@ def test_milestones_are_the_steps_after_which_the_lr_drops():
         ("data.veil.prob=0.5", "data.veil.prob: unknown key (known: maximum, probability)"),
         ("run.seeds=1", "run.seeds: unknown key (known: amp, amp_cpu, checkpoint_every, device, fast, init_from, "
                         "log_every, max_nonfinite, out_dir, seed, snapshot_every, val_every)"),
-        ("loss.edges=1", "loss.edges: unknown loss term (known: contrastive, l1, lpips, segmentation, ssim)"),
+        ("loss.edges=1", "loss.edges: unknown loss term (known: brightness, contrastive, l1, lpips, segmentation, ssim)"),
         ("loss.lpips.nett=vgg", "loss.lpips.nett: unknown key (known: linear, net, size, weight, weights)"),
         ("loss.contrastive.layers=3", "loss.contrastive.layers: unknown key (known: eps, kind, weight, weights)"),
         ("loss.segmentation.encodr=x", "loss.segmentation.encodr: unknown key (known: alpha, classes, encoder, gamma, init_std, seed, weight, weights)"),
@@ -134,6 +134,7 @@ def test_a_file_names_itself_before_the_key(tmp_path):
         ("loss.segmentation.encoder=vgg", "loss.segmentation.encoder: unknown value 'vgg' (known: resnet101, mobilenet_v2)"),
         ("loss.ssim.sigma=0", "loss.ssim.sigma: must be a number > 0, got 0"),
         ("loss.contrastive.weight={x: 1}", "loss.contrastive.weight: must be a non-negative number, got {'x': 1}"),
+        ("loss.brightness.min_share=2", "loss.brightness.min_share: must be a number >= 0 and <= 1, got 2"),
     ],
 )
 def test_a_wrong_type_or_range_is_one_line_naming_the_key(override, message):
@@ -216,6 +217,7 @@ BUNDLED = {
     "bundled_v20": (500, [], 250),
     "bundled_v21": (500, [], 250),
     "bundled_v22": (500, [], 250),
+    "bundled_v23": (500, [], 250),
     "bundled_stage2_veil": (3200, [1800, 2600, 3000], 400),  # 16 epochs of 2400 // 12 = 200, drops 9, 13, 15; every 2
     "paper": (15000, [4500, 7500, 12000], 150),  # 100 epochs of 1,800 // 12 = 150, drops 30, 50, 80
     "table3_pcl_data40": (6000, [1800, 3000, 4800], 60),  # 100 epochs of 720 // 12 = 60

@@ -36,6 +36,7 @@ from sapnet.losses import (
     resolve_config,
     segmentation,
 )
+from sapnet.losses.brightness import SceneBrightnessLoss
 from sapnet.losses.lpisl import unit_normalize
 from sapnet.metrics.ssim import ssim
 from sapnet.models.sapnet import SAPNet
@@ -263,6 +264,57 @@ def test_pixel_l1_sees_a_brightness_offset_that_ssim_hardly_sees():
     assert logged["l1"] > 0.025 and -logged["ssim"] > 0.99  # SSIM still calls the darker image almost perfect
 
 
+def streaked(clean: torch.Tensor) -> torch.Tensor:
+    """``clean`` with rain on its left ten columns only."""
+    rainy = clean.clone()
+    rainy[..., :10] = (rainy[..., :10] + 0.3).clamp(max=1)
+    return rainy
+
+
+def test_brightness_term_measures_the_scene_offset_and_not_the_streaks_left():
+    _, clean, _ = images()
+    rainy = streaked(clean)
+    loss = SceneBrightnessLoss()
+    darker = clean - 0.01
+    streaks_left = darker.clone()
+    streaks_left[..., :10] = rainy[..., :10]
+    assert (streaks_left - clean).mean() > 0  # over the whole image the streaks hide the darker scene
+    assert loss(darker, clean, rainy).item() == pytest.approx(0.01) == loss(streaks_left, clean, rainy).item()
+    changed_where_it_rained = clean.clone()
+    changed_where_it_rained[..., :10] += 0.2
+    assert loss(changed_where_it_rained, clean, rainy).item() == pytest.approx(0, abs=1e-7)
+    # per channel, so a colour cast counts although the mean over the channels is 0
+    cast = clean + torch.tensor([0.01, 0.0, -0.01]).view(1, 3, 1, 1)
+    assert loss(cast, clean, rainy).item() == pytest.approx(0.02 / 3)
+
+
+def test_brightness_term_leaves_out_images_the_rain_changed_everywhere():
+    _, clean, _ = images()
+    fogged = clean * 0.8 + 0.2
+    rainy = torch.stack([fogged[0], streaked(clean)[1]])
+    darker = clean - torch.tensor([0.05, 0.01]).view(2, 1, 1, 1)
+    assert SceneBrightnessLoss()(darker, clean, rainy).item() == pytest.approx(0.01)  # the fogged one is not counted
+    all_fogged = darker.clone().requires_grad_()
+    value = SceneBrightnessLoss()(all_fogged, clean, fogged)
+    value.backward()
+    assert value.item() == 0 and all_fogged.grad.abs().sum() == 0
+
+
+def test_brightness_term_trains_the_network_in_float32():
+    torch.manual_seed(0)
+    net = SAPNet(stages=2, channels=8)
+    loss = build_loss({**OFF, "brightness": 1.0})
+    _, clean, _ = images()
+    rainy = streaked(clean)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        derained = net(rainy)
+        total, logged = loss(derained, clean, rainy)
+    total.backward()
+    assert total.dtype == torch.float32 and logged["brightness"] == pytest.approx(
+        SceneBrightnessLoss()(derained.float(), clean, rainy).item(), rel=1e-6)
+    assert net.decoder.weight.grad.abs().sum() > 0 and not list(loss.parameters())
+
+
 def test_ssim_stays_float32_under_bf16_autocast():
     loss = SAPNetLoss({"contrastive": {"kind": "l1", "weight": 0.5}, "lpips": 0, "segmentation": 0})
     derained, clean, rainy = images()
@@ -282,6 +334,7 @@ def test_default_config_is_the_papers():
         "lpips": 0.1,
         "segmentation": 0.1,
         "l1": 0.0,  # no pixel term in the paper
+        "brightness": 0.0,
     }
     assert (config["contrastive"]["kind"], config["lpips"]["net"], config["lpips"]["size"]) == ("pcl", "alex", 256)
     assert config["segmentation"]["encoder"] == "resnet101"

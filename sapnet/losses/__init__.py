@@ -3,6 +3,7 @@ segmentation (eq. 4), perceptual contrastive (eq. 5) and LPIPS (eq. 6), combined
 :class:`SAPNetLoss` from a config dict."""
 
 from sapnet.losses.backbones import MissingWeightsError, load_backbone, load_lpips_linear
+from sapnet.losses.brightness import SceneBrightnessLoss
 from sapnet.losses.combined import DEFAULT_CONFIG, LOSS_TERMS, SAPNetLoss, build_loss, resolve_config
 from sapnet.losses.contrastive import L1ContrastiveLoss, PerceptualContrastiveLoss, contrast_ratio
 from sapnet.losses.features import FeatureTap
@@ -20,6 +21,7 @@ __all__ = [
     "MissingWeightsError",
     "PerceptualContrastiveLoss",
     "SAPNetLoss",
+    "SceneBrightnessLoss",
     "SSIMLoss",
     "SegmentationLoss",
     "build_loss",

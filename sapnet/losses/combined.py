@@ -7,11 +7,14 @@ Every term and its weight is a config entry, so the paper's ablations are config
     {"lpips": 0}                        # no LPISL
     {"segmentation": 0}                 # no UBS
     {"l1": 1.0}                         # add a pixel L1 term (not in the paper; see below)
+    {"brightness": 1.0}                 # add a scene-brightness term (not in the paper; see below)
 
 The paper trains with no pixel term; ``l1`` (weight 0 by default) is for fine-tuning: −SSIM
 hardly sees a global brightness offset (a shift of 0.03 changes SSIM's luminance factor by
 about 0.002), and a fine-tune of the official checkpoint on synthetic rain drifted 0.027 darker
 on Rain100L, 4.6 dB of PSNR, until an L1 term held the brightness (docs/MODEL_CARD.md).
+``brightness`` (weight 0 by default) holds it where L1 does not: the mean offset over the pixels
+the rain left alone (:class:`SceneBrightnessLoss`).
 
 A term given as a number is just its weight. Each term is described by a dataclass of
 :data:`LOSS_TERMS`: its weight (the paper's by default) and the options of its class, with the
@@ -34,6 +37,7 @@ import torch
 from torch import nn
 
 from sapnet.losses.backbones import LPIPS_BACKBONES
+from sapnet.losses.brightness import SceneBrightnessLoss
 from sapnet.losses.contrastive import L1ContrastiveLoss, PerceptualContrastiveLoss
 from sapnet.losses.lpisl import LPIPSLoss
 from sapnet.losses.segmentation import ENCODERS, SegmentationLoss
@@ -110,19 +114,32 @@ class L1Term:
     weight: float = _weight(0.0)
 
 
+@dataclass(frozen=True)
+class BrightnessTerm:
+    """The mean offset over the pixels the rain left alone (:class:`SceneBrightnessLoss`), not in the
+    paper (see above)."""
+
+    weight: float = _weight(0.0)
+    tolerance: float = _option(SceneBrightnessLoss, "tolerance", minimum=0)
+    min_share: float = _option(SceneBrightnessLoss, "min_share", minimum=0, maximum=1)
+
+
 LOSS_TERMS: dict[str, type] = {
     "ssim": SSIMTerm,
     "contrastive": ContrastiveTerm,
     "lpips": LPIPSTerm,
     "segmentation": SegmentationTerm,
     "l1": L1Term,
+    "brightness": BrightnessTerm,
 }
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {name: asdict(term()) for name, term in LOSS_TERMS.items()}
 
-# SSIM's variance terms (E[x²] − E[x]²) cancel badly in bfloat16, so it always runs in float32.
-_FLOAT32_TERMS = {"ssim"}
+# SSIM's variance terms (E[x²] − E[x]²) cancel badly in bfloat16, and the brightness term's offsets
+# are a fraction of one level of 255, so both always run in float32.
+_FLOAT32_TERMS = {"ssim", "brightness"}
 
-_TERMS: dict[str, type[nn.Module]] = {"ssim": SSIMLoss, "lpips": LPIPSLoss, "segmentation": SegmentationLoss, "l1": nn.L1Loss}
+_TERMS: dict[str, type[nn.Module]] = {"ssim": SSIMLoss, "lpips": LPIPSLoss, "segmentation": SegmentationLoss, "l1": nn.L1Loss,
+                                  "brightness": SceneBrightnessLoss}
 
 # Which of (derained, clean, rainy) each term compares.
 _INPUTS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
@@ -131,6 +148,7 @@ _INPUTS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
     "lpips": lambda derained, clean, rainy: (derained, clean),
     "segmentation": lambda derained, clean, rainy: (derained,),
     "l1": lambda derained, clean, rainy: (derained, clean),
+    "brightness": lambda derained, clean, rainy: (derained, clean, rainy),
 }
 
 
