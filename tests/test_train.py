@@ -284,7 +284,7 @@ def _train_cli(capsys, *argv):
         ("run.device=toaster", "run.device: must be auto, cpu, cuda or cuda:N"),
         ("run.amp=fp16", "run.amp: unknown value 'fp16' (known: bf16, off)"),
         ("run.verbose=true", "run.verbose: unknown key (known: amp, amp_cpu, checkpoint_every,"),
-        ("loss.xyz=1", "loss.xyz: unknown loss term (known: contrastive, l1, lpips, segmentation, ssim)"),
+        ("loss.xyz=1", "loss.xyz: unknown loss term (known: brightness, contrastive, l1, lpips, segmentation, ssim)"),
         ("loss.ssim.colour=1", "loss.ssim.colour: unknown key (known: data_range, sigma, weight, window_size)"),
         ("loss.lpips.nett=vgg", "loss.lpips.nett: unknown key (known: linear, net, size, weight, weights)"),
         ("loss.lpips.net=squeeze", "loss.lpips.net: unknown value 'squeeze' (known: alex, vgg)"),
