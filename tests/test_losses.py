@@ -23,6 +23,7 @@ from sapnet.losses import (
     MissingWeightsError,
     PerceptualContrastiveLoss,
     SAPNetLoss,
+    SceneBrightnessLoss,
     SegmentationLoss,
     SSIMLoss,
     backbones,
@@ -36,7 +37,6 @@ from sapnet.losses import (
     resolve_config,
     segmentation,
 )
-from sapnet.losses.brightness import SceneBrightnessLoss
 from sapnet.losses.lpisl import unit_normalize
 from sapnet.metrics.ssim import ssim
 from sapnet.models.sapnet import SAPNet

@@ -20,9 +20,9 @@ class SceneBrightnessLoss(nn.Module):
     """``mean_{n,c} | Σ m·(derained − clean) / Σ m |`` with ``m`` the rain-free pixels of image ``n``.
 
     Images are (N, 3, H, W) in [0, 1]. ``tolerance`` is the largest change of a pixel by the rain
-    (in [0, 1]) still counted as untouched, 2/255 by default (8-bit rounding and JPEG noise of
-    the synthesiser stay under it). Images with fewer than ``min_share`` of their pixels untouched
-    (fog and veils change every pixel) do not count; a batch without any gives 0.
+    (in [0, 1]) still counted as untouched, 2/255 by default: above 8-bit rounding, below most
+    streaks. Images with fewer than ``min_share`` of their pixels untouched (fog, veils and sensor
+    noise change nearly every pixel) do not count; a batch without any gives 0.
     """
 
     def __init__(self, tolerance: float = 2 / 255, min_share: float = 0.05) -> None:

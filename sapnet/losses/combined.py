@@ -138,8 +138,13 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {name: asdict(term()) for name, term
 # are a fraction of one level of 255, so both always run in float32.
 _FLOAT32_TERMS = {"ssim", "brightness"}
 
-_TERMS: dict[str, type[nn.Module]] = {"ssim": SSIMLoss, "lpips": LPIPSLoss, "segmentation": SegmentationLoss, "l1": nn.L1Loss,
-                                  "brightness": SceneBrightnessLoss}
+_TERMS: dict[str, type[nn.Module]] = {
+    "ssim": SSIMLoss,
+    "lpips": LPIPSLoss,
+    "segmentation": SegmentationLoss,
+    "l1": nn.L1Loss,
+    "brightness": SceneBrightnessLoss,
+}
 
 # Which of (derained, clean, rainy) each term compares.
 _INPUTS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
